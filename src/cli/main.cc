@@ -1,0 +1,37 @@
+// dragon: one binary, many subcommands. This file only wires them together and reports errors.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <exception>
+#include <new>
+
+#include "cli/commands.h"
+#include "util/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"dragon: a private, self-hosted inference engine for open-weight LLMs"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "dragon 0.1.0");
+
+  dragon::cli::Runner runner;
+  const dragon::cli::SetRunner set_runner = [&](dragon::cli::Runner r) { runner = std::move(r); };
+  dragon::cli::register_info(app, set_runner);
+  dragon::cli::register_synth(app, set_runner);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return runner ? runner() : 0;
+  } catch (const dragon::Error& e) {
+    fmt::print(stderr, "dragon: error: {}\n", e.what());
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "dragon: error: out of memory\n");
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "dragon: internal error: {}\n", e.what());
+  }
+  return 1;
+}
