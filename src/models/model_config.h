@@ -1,0 +1,94 @@
+// One normalized description of a model, filled from HF config.json or from GGUF metadata.
+// Model code reads only this. Field names follow the HF / DeepSeek spelling where one exists.
+// A field a family does not use keeps its zero / default value.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dragon {
+
+struct RopeScaling {
+  std::string type = "none";  // none | linear | dynamic | yarn | llama3
+  double factor = 1.0;
+  int64_t original_context_length = 0;
+  // YaRN (DeepSeek adds mscale / mscale_all_dim)
+  double beta_fast = 32.0, beta_slow = 1.0, mscale = 0.0, mscale_all_dim = 0.0;
+  double attn_factor = 1.0;
+  // Llama-3 style
+  double low_freq_factor = 1.0, high_freq_factor = 4.0;
+};
+
+struct ModelConfig {
+  std::string arch;              // dragon's family id, = llama.cpp's GGUF general.architecture
+  std::string hf_architecture;   // e.g. "Qwen3ForCausalLM"
+  std::string name;              // general.name / preset name, informative
+
+  // Shape
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t n_layers = 0;
+  int64_t n_heads = 0;
+  int64_t n_kv_heads = 0;
+  int64_t head_dim = 0;            // per-head q/k dim (hidden_size / n_heads unless the config says)
+  int64_t v_head_dim = 0;          // per-head v dim (= head_dim unless MLA)
+  int64_t intermediate_size = 0;   // dense FFN width
+  int64_t context_length = 0;      // max_position_embeddings
+  bool tie_word_embeddings = false;
+
+  // Norms and biases
+  double norm_eps = 1e-6;          // rms_norm_eps / layernorm_epsilon
+  bool attention_bias = false;     // q/k/v projections carry a bias (Qwen2, GLM, ...)
+  bool attention_out_bias = false; // o_proj carries a bias
+  bool mlp_bias = false;
+  bool qk_norm = false;            // RMSNorm on q and k per head (Qwen3, GLM-4.5 optional, ...)
+
+  // Position encoding
+  double rope_theta = 10000.0;
+  int64_t rotary_dim = 0;          // dims rotated per head (partial rotary); = head_dim if full
+  bool rope_interleaved = false;   // GPT-J style pairs (x0,x1) vs NeoX halves
+  RopeScaling rope_scaling;
+  bool alibi = false;              // Baichuan-13B
+
+  // Mixture of experts (n_experts = 0 for dense models)
+  int64_t n_experts = 0;               // routed experts
+  int64_t n_experts_used = 0;          // top-k
+  int64_t n_shared_experts = 0;
+  int64_t moe_intermediate_size = 0;   // per routed expert
+  int64_t shared_expert_intermediate_size = 0;
+  int64_t first_k_dense_replace = 0;   // first layers use the dense FFN
+  int64_t moe_layer_freq = 1;
+  int64_t n_group = 0, topk_group = 0; // group-limited routing
+  bool norm_topk_prob = false;
+  double routed_scaling_factor = 1.0;
+  std::string scoring_func = "softmax";  // softmax | sigmoid
+  bool expert_score_bias = false;        // e_score_correction_bias present (noaux_tc)
+
+  // Multi-head latent attention (DeepSeek-V2/V3, Kimi K2)
+  int64_t q_lora_rank = 0;         // 0 = no q compression (V2-Lite)
+  int64_t kv_lora_rank = 0;
+  int64_t qk_nope_head_dim = 0;
+  int64_t qk_rope_head_dim = 0;
+
+  int64_t n_nextn_layers = 0;      // MTP layers appended after the main stack
+
+  // Special tokens, from the config (tokenizer files may override)
+  int64_t bos_token_id = -1;
+  int64_t eos_token_id = -1;
+
+  nlohmann::json source;           // the HF config.json this came from ({} if from GGUF)
+
+  bool is_moe() const { return n_experts > 0; }
+  bool is_mla() const { return kv_lora_rank > 0; }
+  // True if layer `il` uses the MoE FFN (DeepSeek's first_k_dense_replace / moe_layer_freq).
+  bool layer_is_moe(int64_t il) const {
+    return is_moe() && il >= first_k_dense_replace && (moe_layer_freq <= 1 || il % moe_layer_freq == 0);
+  }
+};
+
+nlohmann::json config_to_json(const ModelConfig& config);  // for `dragon info --json`
+
+}  // namespace dragon
