@@ -91,4 +91,9 @@ struct ModelConfig {
 
 nlohmann::json config_to_json(const ModelConfig& config);  // for `dragon info --json`
 
+// Checks sizes are positive, within sane bounds (a hostile file must not make dragon allocate
+// terabytes) and consistent (kv heads divide heads, top-k <= experts, ...). Throws dragon::Error
+// naming the field. config_from_hf / config_from_gguf call it after the family's reader.
+void validate_config(const ModelConfig& config);
+
 }  // namespace dragon

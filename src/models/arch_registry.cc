@@ -1,0 +1,29 @@
+// The list of supported families. Each family adds one line here (explicit calls rather than
+// static registration, which a static library would drop at link time).
+#include "models/arch.h"
+
+namespace dragon {
+
+const std::vector<ArchSpec>& all_archs() {
+  static const std::vector<ArchSpec> archs = [] {
+    std::vector<ArchSpec> v;
+    v.push_back(make_qwen3_arch());
+    return v;
+  }();
+  return archs;
+}
+
+const ArchSpec* find_arch_by_gguf(std::string_view arch) {
+  for (const ArchSpec& spec : all_archs())
+    if (spec.arch == arch) return &spec;
+  return nullptr;
+}
+
+const ArchSpec* find_arch_by_hf(std::string_view hf_architecture) {
+  for (const ArchSpec& spec : all_archs())
+    for (const std::string& name : spec.hf_architectures)
+      if (name == hf_architecture) return &spec;
+  return nullptr;
+}
+
+}  // namespace dragon

@@ -1,0 +1,132 @@
+#include "models/model_config.h"
+
+#include "models/arch_common.h"
+#include "util/error.h"
+
+namespace dragon {
+
+nlohmann::json config_to_json(const ModelConfig& c) {
+  nlohmann::json rope = {
+      {"type", c.rope_scaling.type},
+  };
+  if (c.rope_scaling.type != "none") {
+    rope["factor"] = c.rope_scaling.factor;
+    rope["original_context_length"] = c.rope_scaling.original_context_length;
+    if (c.rope_scaling.type == "yarn") {
+      rope["beta_fast"] = c.rope_scaling.beta_fast;
+      rope["beta_slow"] = c.rope_scaling.beta_slow;
+      rope["mscale"] = c.rope_scaling.mscale;
+      rope["mscale_all_dim"] = c.rope_scaling.mscale_all_dim;
+      rope["attn_factor"] = c.rope_scaling.attn_factor;
+    }
+    if (c.rope_scaling.type == "llama3") {
+      rope["low_freq_factor"] = c.rope_scaling.low_freq_factor;
+      rope["high_freq_factor"] = c.rope_scaling.high_freq_factor;
+    }
+  }
+  nlohmann::json j = {
+      {"arch", c.arch},
+      {"hf_architecture", c.hf_architecture},
+      {"name", c.name},
+      {"vocab_size", c.vocab_size},
+      {"hidden_size", c.hidden_size},
+      {"n_layers", c.n_layers},
+      {"n_heads", c.n_heads},
+      {"n_kv_heads", c.n_kv_heads},
+      {"head_dim", c.head_dim},
+      {"v_head_dim", c.v_head_dim},
+      {"intermediate_size", c.intermediate_size},
+      {"context_length", c.context_length},
+      {"tie_word_embeddings", c.tie_word_embeddings},
+      {"norm_eps", c.norm_eps},
+      {"attention_bias", c.attention_bias},
+      {"attention_out_bias", c.attention_out_bias},
+      {"mlp_bias", c.mlp_bias},
+      {"qk_norm", c.qk_norm},
+      {"rope_theta", c.rope_theta},
+      {"rotary_dim", c.rotary_dim},
+      {"rope_interleaved", c.rope_interleaved},
+      {"rope_scaling", rope},
+      {"alibi", c.alibi},
+      {"bos_token_id", c.bos_token_id},
+      {"eos_token_id", c.eos_token_id},
+  };
+  if (c.is_moe()) {
+    j["moe"] = {
+        {"n_experts", c.n_experts},
+        {"n_experts_used", c.n_experts_used},
+        {"n_shared_experts", c.n_shared_experts},
+        {"moe_intermediate_size", c.moe_intermediate_size},
+        {"shared_expert_intermediate_size", c.shared_expert_intermediate_size},
+        {"first_k_dense_replace", c.first_k_dense_replace},
+        {"moe_layer_freq", c.moe_layer_freq},
+        {"n_group", c.n_group},
+        {"topk_group", c.topk_group},
+        {"norm_topk_prob", c.norm_topk_prob},
+        {"routed_scaling_factor", c.routed_scaling_factor},
+        {"scoring_func", c.scoring_func},
+        {"expert_score_bias", c.expert_score_bias},
+    };
+  }
+  if (c.is_mla()) {
+    j["mla"] = {
+        {"q_lora_rank", c.q_lora_rank},
+        {"kv_lora_rank", c.kv_lora_rank},
+        {"qk_nope_head_dim", c.qk_nope_head_dim},
+        {"qk_rope_head_dim", c.qk_rope_head_dim},
+    };
+  }
+  if (c.n_nextn_layers > 0) j["n_nextn_layers"] = c.n_nextn_layers;
+  return j;
+}
+
+namespace {
+
+void check_range(const char* field, int64_t value, int64_t min, int64_t max) {
+  if (value < min || value > max) fail("config {}: value {} out of range [{}, {}]", field, value, min, max);
+}
+
+}  // namespace
+
+void validate_config(const ModelConfig& c) {
+  check_range("vocab_size", c.vocab_size, 1, arch::kMaxVocab);
+  check_range("hidden_size", c.hidden_size, 1, arch::kMaxHidden);
+  check_range("n_layers (num_hidden_layers)", c.n_layers, 1, arch::kMaxLayers);
+  check_range("n_heads (num_attention_heads)", c.n_heads, 1, arch::kMaxHeads);
+  check_range("n_kv_heads (num_key_value_heads)", c.n_kv_heads, 1, c.n_heads);
+  if (c.n_heads % c.n_kv_heads != 0)
+    fail("config num_key_value_heads: {} does not divide num_attention_heads {}", c.n_kv_heads, c.n_heads);
+  check_range("head_dim", c.head_dim, 1, arch::kMaxHeadDim);
+  check_range("v_head_dim", c.v_head_dim, 0, arch::kMaxHeadDim);
+  check_range("intermediate_size", c.intermediate_size, 0, arch::kMaxFFN);
+  check_range("context_length (max_position_embeddings)", c.context_length, 1, arch::kMaxContext);
+  check_range("rotary_dim", c.rotary_dim, 0, std::max(c.head_dim, c.qk_rope_head_dim));
+  if (c.rotary_dim % 2 != 0) fail("config rotary_dim: {} is odd", c.rotary_dim);
+  if (!(c.norm_eps > 0 && c.norm_eps <= 1)) fail("config norm_eps: {} is not in (0, 1]", c.norm_eps);
+  if (!(c.rope_theta > 0)) fail("config rope_theta: {} is not positive", c.rope_theta);
+  if (c.bos_token_id >= c.vocab_size) fail("config bos_token_id: {} >= vocab_size {}", c.bos_token_id, c.vocab_size);
+  if (c.eos_token_id >= c.vocab_size) fail("config eos_token_id: {} >= vocab_size {}", c.eos_token_id, c.vocab_size);
+
+  if (c.is_moe()) {
+    check_range("n_experts", c.n_experts, 1, arch::kMaxExperts);
+    check_range("n_experts_used (num_experts_per_tok)", c.n_experts_used, 1, c.n_experts);
+    check_range("n_shared_experts", c.n_shared_experts, 0, arch::kMaxExperts);
+    check_range("moe_intermediate_size", c.moe_intermediate_size, 1, arch::kMaxFFN);
+    check_range("shared_expert_intermediate_size", c.shared_expert_intermediate_size, 0, arch::kMaxFFN);
+    check_range("first_k_dense_replace", c.first_k_dense_replace, 0, c.n_layers);
+    check_range("moe_layer_freq", c.moe_layer_freq, 0, c.n_layers);
+    if (c.n_group > 0) {
+      if (c.n_experts % c.n_group != 0) fail("config n_group: {} does not divide n_experts {}", c.n_group, c.n_experts);
+      check_range("topk_group", c.topk_group, 1, c.n_group);
+    }
+  }
+  if (c.is_mla()) {
+    check_range("kv_lora_rank", c.kv_lora_rank, 1, arch::kMaxHidden);
+    check_range("q_lora_rank", c.q_lora_rank, 0, arch::kMaxHidden);
+    check_range("qk_nope_head_dim", c.qk_nope_head_dim, 1, arch::kMaxHeadDim);
+    check_range("qk_rope_head_dim", c.qk_rope_head_dim, 2, arch::kMaxHeadDim);
+  }
+  check_range("n_nextn_layers", c.n_nextn_layers, 0, arch::kMaxLayers);
+}
+
+}  // namespace dragon
