@@ -1,4 +1,5 @@
-// Unicode regular expressions for pre-tokenizers, through PCRE2 (UTF + UCP, JIT-compiled).
+// Unicode regular expressions for pre-tokenizers, through PCRE2 (UTF + UCP, JIT-compiled; `$`
+// means end of text only, as in Rust's regex).
 // HF tokenizers use Rust/Oniguruma patterns; the ones these model families ship are valid PCRE2.
 #pragma once
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "test_paths.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dragon {
@@ -29,7 +30,7 @@ class TokenizerParity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TokenizerParity, MatchesJsReferenceOnCorpus) {
   const std::string name = GetParam();
-  const fs::path src = DRAGON_SOURCE_DIR, tokenizers = fs::path(DRAGON_BINARY_DIR) / "share" / "tokenizers";
+  const fs::path src = DRAGON_SOURCE_DIR, tokenizers = test::tokenizers_dir();
   ASSERT_TRUE(fs::exists(tokenizers / name / "tokenizer.json")) << "run scripts/setup.sh: " << tokenizers / name;
   const fs::path dir = fs::temp_directory_path() / fmt::format("dragon_tok_parity_{}_{}", name, ::getpid());
   fs::create_directories(dir);
