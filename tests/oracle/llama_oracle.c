@@ -4,11 +4,13 @@
 //
 //   llama_oracle --model F.gguf --tokens 1,2,3 [--out logits.f32] [--threads N]
 //                [--kv-type f32|f16] [--flash-attn] [--generate N]
-//                [--bench-pp N --bench-tg N] [--print-top K] [--verbose]
+//                [--bench-pp N --bench-tg N] [--print-top K] [--poll 0..100] [--verbose]
 //
 // Logits file: n_tokens x n_vocab float32, little-endian, row-major (row i = position i).
 // Parity defaults: F32 KV cache, flash attention off, the whole prompt in ONE batch and ONE
 // ubatch, so llama.cpp's numbers do not depend on how it would split the prompt.
+// --poll sets how long ggml's worker threads spin before sleeping (llama.cpp's default: 50). With
+// other processes on the cores, spinning threads can make generation ~30x slower; --poll 0 avoids it.
 // Any failure prints "llama_oracle: <what>" on stderr and exits 1.
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -48,6 +50,7 @@ typedef struct {
   int bench_pp;
   int bench_tg;
   int print_top;
+  int poll;  // -1 = llama.cpp's own threadpool and polling default
   bool verbose;
 } Options;
 
@@ -63,7 +66,8 @@ static long parse_count(const char* flag, const char* text, long min_value) {
 static void usage_and_exit(void) {
   fputs("usage: llama_oracle --model F.gguf --tokens 1,2,3 [--out logits.f32] [--threads N]\n"
         "                    [--kv-type f32|f16] [--flash-attn] [--generate N]\n"
-        "                    [--bench-pp N --bench-tg N] [--print-top K] [--verbose]\n",
+        "                    [--bench-pp N --bench-tg N] [--print-top K] [--poll 0..100]\n"
+        "                    [--verbose]\n",
         stderr);
   exit(1);
 }
@@ -73,6 +77,7 @@ static Options parse_options(int argc, char** argv) {
   opt.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (opt.threads < 1) opt.threads = 1;
   opt.kv_type = GGML_TYPE_F32;
+  opt.poll = -1;
   for (int i = 1; i < argc; ++i) {
     const char* flag = argv[i];
     bool has_value = i + 1 < argc;
@@ -90,6 +95,10 @@ static Options parse_options(int argc, char** argv) {
     else if (strcmp(flag, "--bench-pp") == 0) opt.bench_pp = (int)parse_count(flag, value, 1);
     else if (strcmp(flag, "--bench-tg") == 0) opt.bench_tg = (int)parse_count(flag, value, 0);
     else if (strcmp(flag, "--print-top") == 0) opt.print_top = (int)parse_count(flag, value, 1);
+    else if (strcmp(flag, "--poll") == 0) {
+      opt.poll = (int)parse_count(flag, value, 0);
+      if (opt.poll > 100) die("--poll: expected 0..100, got %d", opt.poll);
+    }
     else if (strcmp(flag, "--kv-type") == 0) {
       if (strcmp(value, "f32") == 0) opt.kv_type = GGML_TYPE_F32;
       else if (strcmp(value, "f16") == 0) opt.kv_type = GGML_TYPE_F16;
@@ -154,6 +163,22 @@ static void load_backends(void) {
     die("no ggml backend could be loaded from %s (libggml-cpu-*.so missing?)", dirname(path));
 }
 
+// A CPU threadpool with the requested polling level. The CPU backend is a dynamically loaded
+// module, so its threadpool functions are reached through the backend registry.
+static struct ggml_threadpool* make_threadpool(const Options* opt) {
+  ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+  if (!cpu) die("no CPU backend device");
+  typedef struct ggml_threadpool* (*threadpool_new_fn)(struct ggml_threadpool_params*);
+  threadpool_new_fn threadpool_new =
+      (threadpool_new_fn)ggml_backend_reg_get_proc_address(ggml_backend_dev_backend_reg(cpu), "ggml_threadpool_new");
+  if (!threadpool_new) die("the CPU backend does not export ggml_threadpool_new (needed for --poll)");
+  struct ggml_threadpool_params params = ggml_threadpool_params_default(opt->threads);
+  params.poll = (uint32_t)opt->poll;
+  struct ggml_threadpool* pool = threadpool_new(&params);
+  if (!pool) die("cannot create a threadpool of %d threads", opt->threads);
+  return pool;
+}
+
 static struct llama_context* make_context(struct llama_model* model, const Options* opt, int n_ctx,
                                           int n_batch) {
   struct llama_context_params params = llama_context_default_params();
@@ -169,6 +194,11 @@ static struct llama_context* make_context(struct llama_model* model, const Optio
   params.no_perf = true;
   struct llama_context* ctx = llama_init_from_model(model, params);
   if (!ctx) die("%s: cannot create a context (n_ctx %d, n_batch %d)", opt->model_path, n_ctx, n_batch);
+  if (opt->poll >= 0) {
+    // Leaked on purpose: one per context, the process ends soon after the context does.
+    struct ggml_threadpool* pool = make_threadpool(opt);
+    llama_attach_threadpool(ctx, pool, pool);
+  }
   return ctx;
 }
 
