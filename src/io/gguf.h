@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -55,7 +56,25 @@ class GGUFValue {
   const std::string& as_string() const;
   const std::vector<GGUFValue>& as_array() const;
 
+  // Typed copies of an array's elements, checked like the scalar accessors (the error names the
+  // element index), e.g. tokenizer.ggml.tokens -> as_string_array().
+  std::vector<std::string> as_string_array() const;
+  std::vector<int64_t> as_int_array() const;
+  std::vector<double> as_float_array() const;
+
+  // The payload as GGUF stores it: integers (signed ones sign-extended), bool as 0/1, floats
+  // as their IEEE bit pattern. For writers; readers want the checked accessors above.
+  uint64_t raw_bits() const { return bits_; }
+
+  // Same type, same element type, same bits (floats compare by bit pattern, so NaN == NaN).
+  bool operator==(const GGUFValue& other) const;
+
+  // A short rendering for people (`dragon info`): arrays show their first `max_elements`.
+  std::string to_display_string(size_t max_elements = 8) const;
+
  private:
+  static GGUFValue scalar(GGUFType type, uint64_t bits);
+
   GGUFType type_ = GGUFType::UINT8;
   GGUFType element_type_ = GGUFType::UINT8;
   uint64_t bits_ = 0;  // integers (two's complement), bool, or the bit pattern of f32/f64
@@ -94,6 +113,9 @@ class GGUFFile {
   uint64_t data_offset_ = 0;
   std::vector<std::pair<std::string, GGUFValue>> metadata_;
   std::vector<TensorView> tensors_;
+  // name -> index, so lookups stay logarithmic however many keys and tensors a file has.
+  std::map<std::string, size_t, std::less<>> key_index_;
+  std::map<std::string, size_t, std::less<>> tensor_index_;
 };
 
 // Writes a GGUF v3 file. Declare metadata and tensors first, then `write` streams the tensor
