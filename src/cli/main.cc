@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   const dragon::cli::SetRunner set_runner = [&](dragon::cli::Runner r) { runner = std::move(r); };
   dragon::cli::register_info(app, set_runner);
   dragon::cli::register_synth(app, set_runner);
+  dragon::cli::register_tokenize(app, set_runner);
 
   try {
     app.parse(argc, argv);
