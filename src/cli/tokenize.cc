@@ -5,6 +5,8 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -20,6 +22,7 @@ namespace {
 struct TokenizeOptions {
   std::string model, text, file;
   bool json = false, decode = false, no_add_special = false, no_parse_special = false, skip_special = false;
+  int bench = 0;  // > 0: time this many encodes of the input instead of printing ids
 };
 
 std::string read_input(const TokenizeOptions& o) {
@@ -67,6 +70,19 @@ int run_tokenize(const TokenizeOptions& o) {
     else fmt::print("{}", text);
     return 0;
   }
+  if (o.bench > 0) {
+    // Best of N single-threaded encodes of the whole input, as bench/tokenizer_bench.sh reads it.
+    double best = 1e30;
+    size_t count = 0;
+    for (int r = 0; r < o.bench; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      count = tokenizer->encode(input, false, true).size();
+      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    fmt::print("{{\"tokens\": {}, \"bytes\": {}, \"seconds\": {:.6f}, \"mb_per_s\": {:.3f}}}\n", count, input.size(), best,
+               input.size() / best / 1e6);
+    return 0;
+  }
   auto ids = tokenizer->encode(input, !o.no_add_special, !o.no_parse_special);
   if (o.json) fmt::print("[{}]\n", fmt::join(ids, ","));
   else fmt::print("{}\n", fmt::join(ids, " "));
@@ -86,6 +102,7 @@ void register_tokenize(CLI::App& app, const SetRunner& set_runner) {
   cmd->add_flag("--no-add-special", o->no_add_special, "do not add BOS/EOS");
   cmd->add_flag("--no-parse-special", o->no_parse_special, "treat special tokens in the text as plain text");
   cmd->add_flag("--skip-special", o->skip_special, "with --decode: leave out special tokens");
+  cmd->add_option("--bench", o->bench, "time N encodes of the input (single thread) and print MB/s as JSON");
   cmd->callback([o, set_runner] { set_runner([o] { return run_tokenize(*o); }); });
 }
 
