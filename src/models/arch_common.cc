@@ -342,6 +342,12 @@ std::optional<int64_t> gguf_arch_int_opt(const GGUFFile& f, const std::string& a
 std::optional<double> gguf_arch_float_opt(const GGUFFile& f, const std::string& arch, const std::string& suffix) {
   const GGUFValue* v = arch_key(f, arch, suffix);
   if (!v) return std::nullopt;
+  if (v->type() == GGUFType::FLOAT32) {
+    // Converters store HF's decimal values as f32: take the shortest decimal that round-trips to
+    // that f32 (1e-06, not 9.99999997e-07), so the config equals the HF one it came from.
+    const std::string shortest = fmt::format("{}", static_cast<float>(v->as_float()));
+    return std::stod(shortest);
+  }
   return with_context(fmt::format("key {}.{}", arch, suffix), [&] { return v->as_float(); });
 }
 
