@@ -198,7 +198,15 @@ TEST(Fp8, ParityWithNumpyReference) {
   std::vector<float> scales(6);
   std::uniform_real_distribution<float> unit(0.5f, 2.0f);
   for (size_t i = 0; i < scales.size(); ++i) scales[i] = unit(rng) * std::ldexp(1.0f, int(i) * 2 - 12);
-  const std::vector<float> values = random_weights(rows, cols, 3);
+  std::vector<float> values = random_weights(rows, cols, 3);
+  // The partial corner block gets amax 448 (so scale 1 and x / scale = x) and otherwise every
+  // midpoint between neighbouring codes, so the reference judges the ties-to-even rule too.
+  for (int64_t r = 256, k = 0; r < rows; ++r)
+    for (int64_t c = 128; c < cols; ++c, ++k) {
+      const int code = int(k % 0x7E);
+      const float mid = (kFp8E4M3ToFloat[code] + kFp8E4M3ToFloat[code + 1]) / 2;
+      values[r * cols + c] = k == 0 ? 448.0f : (k % 2 ? -mid : mid);
+    }
   write_binary(work / "codes.u8", codes);
   write_binary(work / "scales.f32", scales);
   write_binary(work / "values.f32", values);
