@@ -17,6 +17,7 @@ bool can_quantize(DType type);
 
 // Encodes `n` elements (a multiple of the type's block size) of `src` into
 // dtype_row_bytes(type, n) bytes at `dst`. Throws dragon::Error for an unsupported type or n.
+// Block types expect finite input (as ggml does): callers reject inf/NaN weights first.
 void quantize_row(DType type, const float* src, uint8_t* dst, int64_t n);
 
 // A row-major [rows, cols] matrix, each row quantized on its own (cols must be a multiple of the
