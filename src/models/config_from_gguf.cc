@@ -47,6 +47,9 @@ ModelConfig config_from_gguf(const GGUFFile& file) {
   c.eos_token_id = optional_token_id(file, "tokenizer.ggml.eos_token_id");
   // A tied model has no output.weight; llama.cpp then reuses token_embd.
   c.tie_word_embeddings = file.find_tensor("output.weight") == nullptr;
+  // Biases have no metadata key: their tensors tell (families may refine this).
+  c.attention_bias = file.find_tensor("blk.0.attn_q.bias") != nullptr;
+  c.attention_out_bias = file.find_tensor("blk.0.attn_output.bias") != nullptr;
 
   if (spec->read_gguf_metadata) spec->read_gguf_metadata(file, c);
   validate_config(c);

@@ -41,6 +41,21 @@ void check_tensors(const std::string& where, const std::vector<TensorView>& tens
   }
 }
 
+// Every F8_E4M3 weight needs its block scales, shaped [ceil(rows/128), ceil(cols/128)].
+void check_fp8_scales(const std::string& where, const HFDirectory& hf) {
+  constexpr int64_t block = 128;
+  for (const auto& [name, t] : hf.tensors()) {
+    if (t.dtype != DType::F8_E4M3 && t.dtype != DType::F8_E5M2) continue;
+    if (t.shape.size() != 2) fail("{}: FP8 tensor {} has shape {}, expected a 2-D weight", where, name, shape_string(t.shape));
+    const TensorView* scale = hf.find_tensor(name + "_scale_inv");
+    if (!scale) fail("{}: FP8 tensor {} has no {}_scale_inv", where, name, name);
+    const std::vector<int64_t> want = {(t.shape[0] + block - 1) / block, (t.shape[1] + block - 1) / block};
+    if (scale->shape != want)
+      fail("{}: tensor {}_scale_inv has shape {}, expected {} (128x128 blocks of {})", where, name,
+           shape_string(scale->shape), shape_string(want), shape_string(t.shape));
+  }
+}
+
 }  // namespace
 
 std::string_view model_format_name(ModelFormat format) { return format == ModelFormat::GGUF ? "gguf" : "hf"; }
@@ -82,6 +97,7 @@ OpenedModel open_model(const std::string& path) {
   std::vector<Expected> expected;
   for (const HFTensorSpec& s : m.spec->hf_tensors(m.config)) expected.push_back({s.name, s.shape});
   check_tensors(path, m.tensors, expected, m.config.arch, true);
+  check_fp8_scales(path, *m.hf);
   return m;
 }
 

@@ -38,6 +38,7 @@ json tiny_hf_config() {
 struct Tensor {
   std::string name;
   std::vector<int64_t> shape;
+  DType dtype = DType::BF16;  // for HF files
 };
 
 class ModelFileTest : public ::testing::Test {
@@ -89,11 +90,11 @@ class ModelFileTest : public ::testing::Test {
     fs::create_directories(d);
     std::ofstream(d / "config.json") << config.dump();
     SafetensorsWriter w;
-    for (const Tensor& t : tensors) w.add_tensor(t.name, DType::BF16, t.shape);
+    for (const Tensor& t : tensors) w.add_tensor(t.name, t.dtype, t.shape);
     w.write_dir(d.string(), [&](size_t i) {
       int64_t n = 1;
       for (int64_t d : tensors[i].shape) n *= d;
-      return std::vector<uint8_t>(static_cast<size_t>(n) * 2, 0);
+      return std::vector<uint8_t>(static_cast<size_t>(dtype_row_bytes(tensors[i].dtype, n)), 0);
     });
     return d.string();
   }
@@ -171,6 +172,17 @@ TEST_F(ModelFileTest, HfWrongShapeMissingAndBadConfig) {
   json bad = tiny_hf_config();
   bad["num_hidden_layers"] = 100000;
   expect_error(write_hf(hf_tensors_, bad), {"config.json", "num_hidden_layers"});
+}
+
+TEST_F(ModelFileTest, HfFp8NeedsItsScales) {
+  auto tensors = hf_tensors_;
+  for (auto& t : tensors)
+    if (t.name == "model.layers.0.mlp.up_proj.weight") t.dtype = DType::F8_E4M3;
+  expect_error(write_hf(tensors, tiny_hf_config()), {"model.layers.0.mlp.up_proj.weight has no"});
+  tensors.push_back({"model.layers.0.mlp.up_proj.weight_scale_inv", {2, 1}, DType::F32});
+  expect_error(write_hf(tensors, tiny_hf_config()), {"up_proj.weight_scale_inv has shape [2, 1], expected [1, 1]"});
+  tensors.back().shape = {1, 1};
+  EXPECT_NO_THROW(open_model(write_hf(tensors, tiny_hf_config())));
 }
 
 TEST_F(ModelFileTest, NotAModel) {
