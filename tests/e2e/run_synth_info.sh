@@ -28,13 +28,17 @@ field() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" 
 oracle_check() {  # oracle_check GGUF: llama.cpp must load it and give finite, non-flat logits
   local gguf=$1
   if [ ! -x "$BUILD/llama_oracle" ]; then echo "    llama.cpp load: skipped ($BUILD/llama_oracle not built)"; return; fi
-  "$BUILD/llama_oracle" --model "$gguf" --tokens 1,100,2000,30000 --out "$TMP/logits.f32" --threads 1 --poll 0 \
+  local tokens
+  tokens=$(seq 0 15 | awk '{printf "%s%d", (NR>1?",":""), ($1*7919+101)%100000}')
+  "$BUILD/llama_oracle" --model "$gguf" --tokens "$tokens" --out "$TMP/logits.f32" --threads 1 --poll 0 \
     >"$TMP/oracle.log" 2>&1 || { cat "$TMP/oracle.log"; fail "llama.cpp cannot run $gguf"; }
   "$PY" - "$TMP/logits.f32" <<'EOF' || fail "llama.cpp logits of $gguf are not sane"
 import sys, numpy as np
-x = np.fromfile(sys.argv[1], dtype=np.float32)
-ok = np.isfinite(x).all() and 0.3 < x.std() < 50
-print(f"    llama.cpp logits: std {x.std():.3f}, max {x.max():.3f}, finite {np.isfinite(x).all()}")
+x = np.fromfile(sys.argv[1], dtype=np.float32).reshape(16, -1)
+distinct = len(set(x.argmax(axis=1)))
+# Well-scaled synthetic weights: logits neither flat nor exploding, next-token choice varies.
+ok = np.isfinite(x).all() and 0.3 < x.std() < 50 and distinct >= 4
+print(f"    llama.cpp logits: std {x.std():.3f}, max {x.max():.3f}, argmax distinct over 16 positions {distinct}")
 sys.exit(0 if ok else 1)
 EOF
 }
