@@ -42,6 +42,12 @@ json read_json_file(const fs::path& path) {
   return j;
 }
 
+void write_json_file(const fs::path& path, const json& j) {
+  std::ofstream out(path, std::ios::binary);
+  out << j.dump(2) << "\n";
+  if (!out) fail("{}: cannot write", path.string());
+}
+
 // The tokenizer.ggml.pre name llama.cpp gives each tokenizer.json we ship
 // (convert_hf_to_gguf.py's get_vocab_base_pre; names checked in src/llama-vocab.cpp).
 std::string pre_tokenizer_name(const std::string& tokenizer) {
@@ -208,8 +214,8 @@ void write_hf_tokenizer(const std::string& tokenizer, const std::string& dir, co
     if (tokenizer.starts_with(kGgufPrefix)) {
       const auto file = GGUFFile::open(vocab_gguf_path(tokenizer, dir).string());
       const TokenizerFiles files = hf_tokenizer_from_gguf(*file, config);
-      std::ofstream(fs::path(out_dir) / "tokenizer.json") << files.tokenizer_json.dump(2) << "\n";
-      std::ofstream(fs::path(out_dir) / "tokenizer_config.json") << files.tokenizer_config_json.dump(2) << "\n";
+      write_json_file(fs::path(out_dir) / "tokenizer.json", files.tokenizer_json);
+      write_json_file(fs::path(out_dir) / "tokenizer_config.json", files.tokenizer_config_json);
       return;
     }
     pre_tokenizer_name(tokenizer);  // rejects unknown names
