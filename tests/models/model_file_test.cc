@@ -131,6 +131,26 @@ TEST_F(ModelFileTest, GoodFilesOpen) {
   EXPECT_NE(h.find_tensor("model.layers.1.self_attn.k_norm.weight"), nullptr);
 }
 
+// The common GGUF keys written for a config read back as the same config (rope scaling included).
+TEST_F(ModelFileTest, GgufMetadataRoundTripWithYarn) {
+  json hf = tiny_hf_config();
+  hf["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 32768},
+                        {"beta_fast", 16.0}};
+  hf["max_position_embeddings"] = 131072;
+  hf["rms_norm_eps"] = 1e-5;
+  config_ = config_from_hf(hf);
+  const OpenedModel g = open_model(write_gguf(gguf_tensors_));
+  json a = config_to_json(config_), b = config_to_json(g.config);
+  a.erase("name");
+  b.erase("name");
+  a.erase("bos_token_id"), a.erase("eos_token_id"), b.erase("bos_token_id"), b.erase("eos_token_id");  // no tokenizer here
+  EXPECT_EQ(a.dump(), b.dump());
+  EXPECT_EQ(g.config.rope_scaling.type, "yarn");
+  EXPECT_EQ(g.config.rope_scaling.original_context_length, 32768);
+  EXPECT_DOUBLE_EQ(g.config.rope_scaling.beta_fast, 16.0);
+  EXPECT_DOUBLE_EQ(g.config.norm_eps, 1e-5);
+}
+
 TEST_F(ModelFileTest, GgufWrongShape) {
   auto tensors = gguf_tensors_;
   for (auto& t : tensors)
