@@ -8,6 +8,7 @@ const std::vector<ArchSpec>& all_archs() {
   static const std::vector<ArchSpec> archs = [] {
     std::vector<ArchSpec> v;
     v.push_back(make_qwen3_arch());
+    for (auto make : {make_llama_arch, make_qwen2_arch, make_glm4_arch, make_ernie4_5_arch, make_baichuan_arch}) v.push_back(make());
     return v;
   }();
   return archs;
