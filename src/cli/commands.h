@@ -18,5 +18,6 @@ using SetRunner = std::function<void(Runner)>;
 void register_info(CLI::App& app, const SetRunner& set_runner);
 void register_synth(CLI::App& app, const SetRunner& set_runner);
 void register_tokenize(CLI::App& app, const SetRunner& set_runner);
+void register_template(CLI::App& app, const SetRunner& set_runner);
 
 }  // namespace dragon::cli
