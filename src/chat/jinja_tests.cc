@@ -51,7 +51,8 @@ const std::unordered_map<std::string, Test>& tests() {
     t["sequence"] = [](const BuiltinContext&, const Value& v, CallArgs&) {
       return v.is_undefined() || v.is_string() || (v.is_list() && !v.is_generator()) || v.is_plain_dict();
     };
-    t["callable"] = [](const BuiltinContext&, const Value& v, CallArgs&) { return v.is_callable(); };
+    // Undefined counts: jinja2's Undefined defines __call__ (which raises).
+    t["callable"] = [](const BuiltinContext&, const Value& v, CallArgs&) { return v.is_callable() || v.is_undefined(); };
     t["odd"] = [](const BuiltinContext&, const Value& v, CallArgs&) {
       if (!v.is_int() && !v.is_bool()) fail("odd: expected an integer, got {}", v.type_name());
       return v.as_int() % 2 != 0;
