@@ -1,0 +1,60 @@
+// dragon logits --model M --tokens 1,2,3 --out F [--threads N] [--kv-type f32|f16]
+// Writes the logits of every prompt position as raw little-endian float32, row-major
+// (n_tokens x n_vocab) — the format of the oracles in tests/oracle.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/model_run_options.h"
+#include "runtime/generation.h"
+#include "runtime/model.h"
+#include "util/error.h"
+
+namespace dragon::cli {
+
+namespace {
+
+struct LogitsOptions {
+  ModelRunOptions run;
+  std::string out;
+};
+
+void write_f32(const std::string& path, const Activations& logits) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), std::fclose);
+  if (!file) fail("{}: cannot open for writing", path);
+  // x86 and ARM64 are little-endian: the in-memory floats are the file format.
+  if (std::fwrite(logits.data.data(), sizeof(float), logits.data.size(), file.get()) != logits.data.size())
+    fail("{}: write failed", path);
+  if (std::fclose(file.release()) != 0) fail("{}: close failed", path);
+}
+
+int run_logits(const LogitsOptions& o) {
+  const std::vector<int32_t> tokens = parse_token_list(o.run.tokens);
+  auto model = build_model(open_model(o.run.model));
+  const ModelConfig& c = model->config();
+  check_tokens(tokens, c.vocab_size);
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n > c.context_length)
+    fail("the prompt has {} tokens, more than the model's context of {}", n, c.context_length);
+  KVCache cache(c, o.run.ctx ? o.run.ctx : n, 1, o.run.cache_type());
+  if (n > cache.n_ctx()) fail("the prompt has {} tokens, more than --ctx {}", n, cache.n_ctx());
+  ThreadPool pool(o.run.threads);
+  const Activations logits = prompt_logits(*model, tokens, cache, pool);
+  write_f32(o.out, logits);
+  fmt::print(stderr, "logits: {} tokens x {} vocab -> {}\n", logits.rows, logits.cols, o.out);
+  return 0;
+}
+
+}  // namespace
+
+void register_logits(CLI::App& app, const SetRunner& set_runner) {
+  auto options = std::make_shared<LogitsOptions>();
+  CLI::App* cmd = app.add_subcommand("logits", "write the logits of every prompt position (float32 n_tokens x n_vocab)");
+  options->run.add_to(*cmd);
+  cmd->add_option("--out,-o", options->out, "output file")->required();
+  cmd->callback([options, set_runner] { set_runner([options] { return run_logits(*options); }); });
+}
+
+}  // namespace dragon::cli

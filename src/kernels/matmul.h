@@ -1,0 +1,28 @@
+// y = x W^T (+ bias): f32 activations against a weight of any type dequantize_row handles
+// (F32, F16, BF16, Q8_0, Q4_K, ...). The weight is streamed once per call: each thread takes a
+// range of output rows, dequantizes one weight row at a time into a small buffer and dots it with
+// every token of the batch — so a decode step reads every weight byte once, and a prefill of n
+// tokens reuses each dequantized row n times.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/activations.h"
+#include "kernels/thread_pool.h"
+#include "tensor/tensor_view.h"
+
+namespace dragon {
+
+// `w` has shape [out_features, in_features] with in_features == x.cols; `bias` (nullptr = none)
+// has out_features values. `y` is resized to x.rows x out_features.
+void matmul(const Activations& x, const TensorView& w, Activations& y, ThreadPool& pool, const float* bias = nullptr);
+
+// Rows `ids` of an embedding table [n_vocab, dim] of any type, as f32. Throws naming the table
+// for an id out of range.
+void embedding_rows(const TensorView& table, const std::vector<int32_t>& ids, Activations& out);
+
+// A 1-D tensor (norm weight, bias) as f32 values (checks its element count).
+std::vector<float> tensor_to_f32(const TensorView& t, int64_t expected_numel);
+
+}  // namespace dragon

@@ -1,0 +1,128 @@
+#include "models/blocks.h"
+
+#include <cmath>
+
+#include "kernels/attention.h"
+#include "kernels/matmul.h"
+#include "kernels/rmsnorm.h"
+#include "kernels/vector_ops.h"
+#include "util/error.h"
+
+namespace dragon::blocks {
+
+Linear load_linear(const Weights& w, const std::string& name, int64_t out, int64_t in, bool bias) {
+  Linear l;
+  l.weight = &w.get(name + ".weight");
+  if (l.weight->shape != std::vector<int64_t>{out, in})
+    fail("tensor {}.weight has shape {}, expected [{}, {}]", name, shape_string(l.weight->shape), out, in);
+  if (bias) l.bias = w.f32(name + ".bias", out);
+  return l;
+}
+
+LayerWeights load_layer(const Weights& w, const ModelConfig& c, int64_t il, const LayerOptions& options) {
+  const std::string p = "blk." + std::to_string(il) + ".";
+  const int64_t vd = c.v_head_dim ? c.v_head_dim : c.head_dim;
+  const int64_t ff = c.intermediate_size;
+  LayerWeights L;
+  L.attn.norm = w.f32(p + "attn_norm.weight", c.hidden_size);
+  L.attn.q = load_linear(w, p + "attn_q", c.n_heads * c.head_dim, c.hidden_size, options.qkv_bias);
+  L.attn.k = load_linear(w, p + "attn_k", c.n_kv_heads * c.head_dim, c.hidden_size, options.qkv_bias);
+  L.attn.v = load_linear(w, p + "attn_v", c.n_kv_heads * vd, c.hidden_size, options.qkv_bias);
+  L.attn.o = load_linear(w, p + "attn_output", c.hidden_size, c.n_heads * vd, options.o_bias);
+  if (options.qk_norm) {
+    L.attn.q_norm = w.f32(p + "attn_q_norm.weight", c.head_dim);
+    L.attn.k_norm = w.f32(p + "attn_k_norm.weight", c.head_dim);
+  }
+  L.ffn.norm = w.f32(p + "ffn_norm.weight", c.hidden_size);
+  L.ffn.gate = load_linear(w, p + "ffn_gate", ff, c.hidden_size, false);
+  L.ffn.up = load_linear(w, p + "ffn_up", ff, c.hidden_size, false);
+  L.ffn.down = load_linear(w, p + "ffn_down", c.hidden_size, ff, false);
+  return L;
+}
+
+Activations linear(const Activations& x, const Linear& l, ThreadPool& pool) {
+  Activations y;
+  matmul(x, *l.weight, y, pool, l.bias.empty() ? nullptr : l.bias.data());
+  return y;
+}
+
+Activations rms_norm(const Activations& x, const std::vector<float>& weight, double eps) {
+  Activations y;
+  rms_norm_rows(x, weight.data(), y, static_cast<float>(eps));
+  return y;
+}
+
+void add_in_place(Activations& x, const Activations& y) {
+  if (x.rows != y.rows || x.cols != y.cols) fail("residual add: {}x{} + {}x{}", x.rows, x.cols, y.rows, y.cols);
+  for (size_t i = 0; i < x.data.size(); ++i) x.data[i] += y.data[i];
+}
+
+Activations cached_attention(const Activations& q, const Activations& k, const Activations& v, const Batch& batch,
+                             KVCache& cache, int64_t layer, const ModelConfig& c, float scale, ThreadPool& pool) {
+  const int64_t vd = c.v_head_dim ? c.v_head_dim : c.head_dim;
+  for (int64_t t = 0; t < batch.size(); ++t) cache.store(layer, batch.seq_ids[t], batch.positions[t], k.row(t), v.row(t));
+  Activations out(q.rows, c.n_heads * vd);
+  const int64_t group = c.n_heads / c.n_kv_heads;
+  // One work item per (token, head): decode of one token still spreads over the threads.
+  pool.parallel_for(batch.size() * c.n_heads, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t t = item / c.n_heads, h = item % c.n_heads;
+      const KVSpan kv = cache.span(layer, batch.seq_ids[t], h / group);
+      attend_head(q.row(t) + h * c.head_dim, kv, batch.positions[t] + 1, c.head_dim, vd, scale,
+                  out.row(t) + h * vd, scores);
+    }
+  });
+  return out;
+}
+
+Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& pool) {
+  Activations gate = linear(x, f.gate, pool);
+  const Activations up = linear(x, f.up, pool);
+  for (size_t i = 0; i < gate.data.size(); ++i) gate.data[i] = silu(gate.data[i]) * up.data[i];
+  return linear(gate, f.down, pool);
+}
+
+namespace {
+
+std::vector<float> rope_freq_divisors(const Weights& w, const ModelConfig& c) {
+  const TensorView* t = w.find("rope_freqs.weight");
+  if (!t) return {};
+  const int64_t rotary = c.rotary_dim ? c.rotary_dim : c.head_dim;
+  return tensor_to_f32(*t, rotary / 2);
+}
+
+}  // namespace
+
+DecoderModel::DecoderModel(OpenedModel opened)
+    : opened_(std::move(opened)),
+      weights_(opened_),
+      c_(opened_.config),
+      rope_(c_, rope_freq_divisors(weights_, c_)) {
+  if (c_.n_kv_heads <= 0 || c_.n_heads % c_.n_kv_heads != 0)
+    fail("{}: {} heads do not split into {} kv heads", opened_.path, c_.n_heads, c_.n_kv_heads);
+  output_norm_ = weights_.f32("output_norm.weight", c_.hidden_size);
+  output_ = weights_.find("output.weight");
+  if (!output_) output_ = &weights_.get("token_embd.weight");  // tied embeddings
+  if (output_->shape != std::vector<int64_t>{c_.vocab_size, c_.hidden_size})
+    fail("{}: tensor {} has shape {}, expected [{}, {}]", opened_.path, output_->name, shape_string(output_->shape),
+         c_.vocab_size, c_.hidden_size);
+}
+
+Activations DecoderModel::embed(const Batch& batch) const {
+  Activations x;
+  embedding_rows(weights_.get("token_embd.weight"), batch.tokens, x);
+  return x;
+}
+
+Activations DecoderModel::output_logits(const Activations& x, const Batch& batch, ThreadPool& pool) const {
+  Activations picked(batch.n_outputs(), x.cols);
+  for (int64_t t = 0, r = 0; t < batch.size(); ++t)
+    if (batch.want_logits[t]) std::copy_n(x.row(t), x.cols, picked.row(r++));
+  Activations normed = rms_norm(picked, output_norm_, c_.norm_eps);
+  Activations logits;
+  matmul(normed, *output_, logits, pool);
+  return logits;
+}
+
+}  // namespace dragon::blocks

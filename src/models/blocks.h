@@ -1,0 +1,87 @@
+// Building blocks shared by the model families: weights of a llama-style layer loaded under
+// their canonical names, and the steps of a forward pass (linear, attention over the KV cache,
+// SwiGLU). A family file (qwen3.cc, qwen2.cc, llama.cc) composes them so that its forward pass
+// reads like the model's math; the loops live in src/kernels.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kernels/activations.h"
+#include "kernels/rope.h"
+#include "kernels/thread_pool.h"
+#include "runtime/model.h"
+#include "runtime/weights.h"
+
+namespace dragon::blocks {
+
+// A projection: weight [out, in] (any stored type) and an optional f32 bias.
+struct Linear {
+  const TensorView* weight = nullptr;
+  std::vector<float> bias;  // empty = none
+};
+
+struct AttentionWeights {
+  std::vector<float> norm;          // attn_norm (input_layernorm)
+  Linear q, k, v, o;
+  std::vector<float> q_norm, k_norm;  // per-head QK-norm, empty if the family has none
+};
+
+struct FfnWeights {
+  std::vector<float> norm;          // ffn_norm (post_attention_layernorm)
+  Linear gate, up, down;
+};
+
+struct LayerWeights {
+  AttentionWeights attn;
+  FfnWeights ffn;
+};
+
+// Which optional tensors a family's layers have.
+struct LayerOptions {
+  bool qkv_bias = false;
+  bool o_bias = false;
+  bool qk_norm = false;
+};
+
+Linear load_linear(const Weights& w, const std::string& name, int64_t out, int64_t in, bool bias);
+LayerWeights load_layer(const Weights& w, const ModelConfig& c, int64_t il, const LayerOptions& options);
+
+// y = x W^T + b
+Activations linear(const Activations& x, const Linear& l, ThreadPool& pool);
+Activations rms_norm(const Activations& x, const std::vector<float>& weight, double eps);
+void add_in_place(Activations& x, const Activations& y);
+
+// Causal GQA attention of the batch's queries: stores k / v (already rotated) of every batch
+// token in the cache at its (sequence, position), then each token attends to positions
+// [0, position] of its own sequence. q: [n, n_heads * head_dim] -> [n, n_heads * v_head_dim].
+Activations cached_attention(const Activations& q, const Activations& k, const Activations& v, const Batch& batch,
+                             KVCache& cache, int64_t layer, const ModelConfig& c, float scale, ThreadPool& pool);
+
+// down(silu(gate(x)) * up(x))
+Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& pool);
+
+// The parts every decoder-only family has: token embedding, the final norm and the output head
+// (tied to the embedding when the file has no output.weight). Families derive from it and
+// write forward() themselves.
+class DecoderModel : public Model {
+ public:
+  explicit DecoderModel(OpenedModel opened);
+  const ModelConfig& config() const override { return opened_.config; }
+
+ protected:
+  Activations embed(const Batch& batch) const;
+  // Final norm and output head, for the rows of `x` whose token wants logits.
+  Activations output_logits(const Activations& x, const Batch& batch, ThreadPool& pool) const;
+
+  OpenedModel opened_;
+  Weights weights_;
+  const ModelConfig& c_;
+  Rope rope_;
+  std::vector<float> output_norm_;
+  const TensorView* output_ = nullptr;
+};
+
+}  // namespace dragon::blocks

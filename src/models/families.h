@@ -1,0 +1,13 @@
+// The builders of the families that have a forward pass, one per file (qwen3.cc, ...). The
+// registry in model_registry.cc maps ModelConfig.arch onto them.
+#pragma once
+
+#include <memory>
+
+#include "runtime/model.h"
+
+namespace dragon {
+
+std::unique_ptr<Model> build_qwen3(OpenedModel opened);
+
+}  // namespace dragon

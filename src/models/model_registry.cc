@@ -1,0 +1,42 @@
+// ModelConfig.arch (llama.cpp's general.architecture; HF "architectures" map onto it through the
+// ArchSpec table) -> the family's forward-pass builder.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <functional>
+#include <map>
+
+#include "models/families.h"
+#include "util/error.h"
+
+namespace dragon {
+
+namespace {
+
+using Builder = std::function<std::unique_ptr<Model>(OpenedModel)>;
+
+const std::map<std::string, Builder>& builders() {
+  static const std::map<std::string, Builder> table = {
+      {"qwen3", build_qwen3},
+  };
+  return table;
+}
+
+}  // namespace
+
+std::vector<std::string> supported_architectures() {
+  std::vector<std::string> names;
+  for (const auto& [name, builder] : builders()) names.push_back(name);
+  return names;
+}
+
+std::unique_ptr<Model> build_model(OpenedModel opened) {
+  const auto it = builders().find(opened.config.arch);
+  if (it == builders().end())
+    fail("{}: architecture {} has no forward pass in dragon yet (supported: {})", opened.path, opened.config.arch,
+         fmt::join(supported_architectures(), ", "));
+  const std::string path = opened.path;
+  return with_context(path, [&] { return it->second(std::move(opened)); });
+}
+
+}  // namespace dragon
