@@ -18,6 +18,7 @@ using SetRunner = std::function<void(Runner)>;
 void register_info(CLI::App& app, const SetRunner& set_runner);
 void register_synth(CLI::App& app, const SetRunner& set_runner);
 void register_tokenize(CLI::App& app, const SetRunner& set_runner);
+void register_template(CLI::App& app, const SetRunner& set_runner);
 void register_logits(CLI::App& app, const SetRunner& set_runner);
 void register_generate(CLI::App& app, const SetRunner& set_runner);
 

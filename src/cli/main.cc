@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   dragon::cli::register_info(app, set_runner);
   dragon::cli::register_synth(app, set_runner);
   dragon::cli::register_tokenize(app, set_runner);
+  dragon::cli::register_template(app, set_runner);
   dragon::cli::register_logits(app, set_runner);
   dragon::cli::register_generate(app, set_runner);
 
