@@ -107,6 +107,8 @@ std::unique_ptr<Tokenizer> load_tokenizer_gguf(const GGUFFile& f) {
       // Llama-3's tokenizer.json sets ignore_merges (a piece that is a whole token is not re-merged);
       // GGUF does not store the flag, so it follows from the pre-tokenizer, as in llama.cpp.
       options.ignore_merges = pre == "llama-bpe" || pre == "llama3";
+      // Qwen2/2.5/3 tokenizer.json normalizes to NFC first (Qwen3.5 does not); GGUF stores no normalizer.
+      if (pre == "qwen2") parts.normalizer.add(NormalizerStep{NormalizerStep::Kind::NFC});
       for (const auto& m : string_array(f, "tokenizer.ggml.merges")) {
         size_t space = m.find(' ', 1);
         if (space == std::string::npos) fail("tokenizer.ggml.merges entry \"{}\" has no space", m);
