@@ -25,11 +25,11 @@ fail() { echo "FAIL: $*"; exit 1; }
 # field FILE EXPR: a value from a `dragon info --json` output.
 field() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
-oracle_check() {  # oracle_check GGUF: llama.cpp must load it and give finite, non-flat logits
-  local gguf=$1
+oracle_check() {  # oracle_check GGUF VOCAB: llama.cpp must load it and give finite, non-flat logits
+  local gguf=$1 vocab=$2
   if [ ! -x "$BUILD/llama_oracle" ]; then echo "    llama.cpp load: skipped ($BUILD/llama_oracle not built)"; return; fi
   local tokens
-  tokens=$(seq 0 15 | awk '{printf "%s%d", (NR>1?",":""), ($1*7919+101)%100000}')
+  tokens=$(seq 0 15 | awk '{printf "%s%d", (NR>1?",":""), ($1*7919+101)%v}' v="$vocab")
   "$BUILD/llama_oracle" --model "$gguf" --tokens "$tokens" --out "$TMP/logits.f32" --threads 1 --poll 0 \
     >"$TMP/oracle.log" 2>&1 || { cat "$TMP/oracle.log"; fail "llama.cpp cannot run $gguf"; }
   "$PY" - "$TMP/logits.f32" <<'EOF' || fail "llama.cpp logits of $gguf are not sane"
@@ -49,13 +49,13 @@ while read -r preset flags; do
   [[ -z "$preset" || "$preset" == \#* ]] && continue
   n=$((n + 1))
   # shellcheck disable=SC2086
-  start=$(date +%s.%N)
+  start=$(date +%s)
   "$DRAGON" synth "$preset" --format gguf --dtype q8_0 --seed 1 $flags --out "$TMP/$preset.gguf" >/dev/null \
     || fail "synth $preset gguf"
   # shellcheck disable=SC2086
   "$DRAGON" synth "$preset" --format hf --dtype bf16 --seed 1 $flags --out "$TMP/$preset-hf" >/dev/null \
     || fail "synth $preset hf"
-  secs=$(echo "$(date +%s.%N) - $start" | bc)
+  secs=$(( $(date +%s) - start ))
   "$DRAGON" info --json "$TMP/$preset.gguf" >"$TMP/g.json" || fail "info $preset.gguf"
   "$DRAGON" info --json "$TMP/$preset-hf" >"$TMP/h.json" || fail "info $preset-hf"
   for key in arch n_layers hidden_size vocab_size n_heads n_kv_heads head_dim; do
@@ -65,8 +65,8 @@ while read -r preset flags; do
   echo "  $preset: $(field "$TMP/g.json" "j['architecture']") / $(field "$TMP/h.json" "j['hf_architecture']")," \
        "params gguf $(field "$TMP/g.json" "j['parameters']") hf $(field "$TMP/h.json" "j['parameters']")," \
        "dtypes gguf $(field "$TMP/g.json" "sorted(j['dtypes'])") hf $(field "$TMP/h.json" "sorted(j['dtypes'])")," \
-       "synth ${secs%.*}s"
-  oracle_check "$TMP/$preset.gguf"
+       "synth ${secs}s"
+  oracle_check "$TMP/$preset.gguf" "$(field "$TMP/g.json" "j['config']['vocab_size']")"
   rm -rf "$TMP/$preset-hf"
 done <"$PRESETS"
 [ "$n" -gt 0 ] || fail "no presets in $PRESETS"
