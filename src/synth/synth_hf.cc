@@ -24,10 +24,12 @@ namespace {
 
 constexpr int64_t kFp8Block = 128;
 
-// DeepSeek-V3's FP8 checkpoints keep the embedding and the output head in BF16; every other
-// 2-D projection is F8_E4M3 with a per-128x128-block inverse scale.
+// DeepSeek-V3's FP8 checkpoints keep the embeddings and output heads in BF16 — including the
+// MTP layer's own copies (model.layers.N.embed_tokens, shared_head.head); every other 2-D
+// projection is F8_E4M3 with a per-128x128-block inverse scale.
 bool is_fp8_weight(const HFTensorSpec& s) {
-  return s.quantizable && s.shape.size() == 2 && s.name != "model.embed_tokens.weight" && s.name != "lm_head.weight";
+  return s.quantizable && s.shape.size() == 2 && !s.name.ends_with("embed_tokens.weight") &&
+         s.name != "lm_head.weight" && !s.name.ends_with("shared_head.head.weight");
 }
 
 const char* torch_dtype_name(DType dtype) {
@@ -64,6 +66,9 @@ std::string write_synth_hf(const SynthOptions& options, const SynthPlan& plan, D
 
   json config = plan.config_json;
   config["torch_dtype"] = torch_dtype_name(dtype);
+  // A preset's own quantization_config (DeepSeek-V3, MiniMax-M2 ship FP8) describes its weights
+  // only when they are written as FP8.
+  config.erase("quantization_config");
   if (dtype == DType::F8_E4M3)
     config["quantization_config"] = {{"quant_method", "fp8"},
                                      {"fmt", "e4m3"},
