@@ -66,7 +66,8 @@ TEST_P(TokenizerSources, GgufAndTokenizerJsonGiveTheSameIds) {
 
 INSTANTIATE_TEST_SUITE_P(
     Synthetic, TokenizerSources,
-    ::testing::Values(Case{"qwen3-0.6b", "qwen3", {"hidden_size=64", "intermediate_size=128", "num_attention_heads=2", "num_key_value_heads=1", "head_dim=32"}}),
+    ::testing::Values(Case{"qwen3-0.6b", "qwen3", {"hidden_size=64", "intermediate_size=128", "num_attention_heads=2", "num_key_value_heads=1", "head_dim=32"}},
+                      Case{"deepseek-v3", "deepseek-v3", {"hidden_size=64", "intermediate_size=128", "moe_intermediate_size=32", "n_routed_experts=4", "num_experts_per_tok=2", "n_group=1", "topk_group=1", "num_attention_heads=2", "num_key_value_heads=2", "q_lora_rank=32", "kv_lora_rank=32", "qk_nope_head_dim=16", "qk_rope_head_dim=16", "v_head_dim=16", "first_k_dense_replace=0"}}),
     [](const auto& info) { std::string s; for (char ch : info.param.preset) s += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_'; return s; });
 
 }  // namespace
