@@ -9,7 +9,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev
   libpcre2-dev libutf8proc-dev libhwy-dev
-  python3 python3-numpy python3-torch python3-jinja2
+  python3 python3-numpy python3-torch python3-jinja2 python3-regex
 )
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs)
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
