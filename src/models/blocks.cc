@@ -19,6 +19,10 @@ Linear load_linear(const Weights& w, const std::string& name, int64_t out, int64
   return l;
 }
 
+LayerOptions layer_options(const ModelConfig& c) {
+  return LayerOptions{c.attention_bias, c.attention_out_bias, c.qk_norm, c.mlp_bias};
+}
+
 LayerWeights load_layer(const Weights& w, const ModelConfig& c, int64_t il, const LayerOptions& options) {
   const std::string p = "blk." + std::to_string(il) + ".";
   const int64_t vd = c.v_head_dim ? c.v_head_dim : c.head_dim;
@@ -34,9 +38,9 @@ LayerWeights load_layer(const Weights& w, const ModelConfig& c, int64_t il, cons
     L.attn.k_norm = w.f32(p + "attn_k_norm.weight", c.head_dim);
   }
   L.ffn.norm = w.f32(p + "ffn_norm.weight", c.hidden_size);
-  L.ffn.gate = load_linear(w, p + "ffn_gate", ff, c.hidden_size, false);
-  L.ffn.up = load_linear(w, p + "ffn_up", ff, c.hidden_size, false);
-  L.ffn.down = load_linear(w, p + "ffn_down", c.hidden_size, ff, false);
+  L.ffn.gate = load_linear(w, p + "ffn_gate", ff, c.hidden_size, options.mlp_bias);
+  L.ffn.up = load_linear(w, p + "ffn_up", ff, c.hidden_size, options.mlp_bias);
+  L.ffn.down = load_linear(w, p + "ffn_down", c.hidden_size, ff, options.mlp_bias);
   return L;
 }
 
@@ -83,22 +87,11 @@ Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& po
   return linear(gate, f.down, pool);
 }
 
-namespace {
-
-std::vector<float> rope_freq_divisors(const Weights& w, const ModelConfig& c) {
-  const TensorView* t = w.find("rope_freqs.weight");
-  if (!t) return {};
-  const int64_t rotary = c.rotary_dim ? c.rotary_dim : c.head_dim;
-  return tensor_to_f32(*t, rotary / 2);
-}
-
-}  // namespace
-
 DecoderModel::DecoderModel(OpenedModel opened)
     : opened_(std::move(opened)),
       weights_(opened_),
       c_(opened_.config),
-      rope_(c_, rope_freq_divisors(weights_, c_)) {
+      rope_(c_, rope_freq_divisors()) {
   if (c_.n_kv_heads <= 0 || c_.n_heads % c_.n_kv_heads != 0)
     fail("{}: {} heads do not split into {} kv heads", opened_.path, c_.n_heads, c_.n_kv_heads);
   output_norm_ = weights_.f32("output_norm.weight", c_.hidden_size);
@@ -107,6 +100,13 @@ DecoderModel::DecoderModel(OpenedModel opened)
   if (output_->shape != std::vector<int64_t>{c_.vocab_size, c_.hidden_size})
     fail("{}: tensor {} has shape {}, expected [{}, {}]", opened_.path, output_->name, shape_string(output_->shape),
          c_.vocab_size, c_.hidden_size);
+}
+
+std::vector<float> DecoderModel::rope_freq_divisors() const {
+  const TensorView* t = weights_.find("rope_freqs.weight");
+  if (!t) return {};
+  const int64_t rotary = c_.rotary_dim ? c_.rotary_dim : c_.head_dim;
+  return tensor_to_f32(*t, rotary / 2);
 }
 
 Activations DecoderModel::embed(const Batch& batch) const {

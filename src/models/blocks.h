@@ -44,7 +44,10 @@ struct LayerOptions {
   bool qkv_bias = false;
   bool o_bias = false;
   bool qk_norm = false;
+  bool mlp_bias = false;
 };
+// The options a config's flags imply (attention_bias, attention_out_bias, qk_norm, mlp_bias).
+LayerOptions layer_options(const ModelConfig& c);
 
 Linear load_linear(const Weights& w, const std::string& name, int64_t out, int64_t in, bool bias);
 LayerWeights load_layer(const Weights& w, const ModelConfig& c, int64_t il, const LayerOptions& options);
@@ -75,6 +78,8 @@ class DecoderModel : public Model {
   Activations embed(const Batch& batch) const;
   // Final norm and output head, for the rows of `x` whose token wants logits.
   Activations output_logits(const Activations& x, const Batch& batch, ThreadPool& pool) const;
+  // The file's llama3 rope_freqs divisors, if it has them.
+  std::vector<float> rope_freq_divisors() const;
 
   OpenedModel opened_;
   Weights weights_;

@@ -9,5 +9,7 @@
 namespace dragon {
 
 std::unique_ptr<Model> build_qwen3(OpenedModel opened);
+std::unique_ptr<Model> build_qwen2(OpenedModel opened);
+std::unique_ptr<Model> build_llama(OpenedModel opened);
 
 }  // namespace dragon

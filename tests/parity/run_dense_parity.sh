@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Dense forward pass parity: dragon logits / generate on a synthetic Qwen3 (real vocabulary and
+# head_dim 128, narrow hidden / FFN widths, 2 layers) against the two oracles:
+#   GGUF F32  vs llama_oracle (F32 KV):  rel RMSE <= 1e-3, argmax equal at every position
+#   GGUF F16  vs llama_oracle:           rel RMSE <= 5e-3, argmax equal except near-ties
+#   GGUF Q8_0 vs llama_oracle:           argmax >= 95 % (near-ties excepted), and dragon's KL to
+#                                        the F32 truth <= 1.1x llama.cpp's on the same file
+#   greedy generate (64 tokens, F32 and the default F16 KV) identical to llama_oracle --generate
+#   HF F32  vs PyTorch reference (float64): rel RMSE <= 1e-4, argmax equal
+#   HF BF16 vs PyTorch reference:           rel RMSE <= 1e-2
+# Prints every measured figure. Runs from the repo root; binaries from ${DRAGON_BUILD:-build}.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source tests/oracle/oracle_common.sh
+DRAGON="$BUILD/dragon"
+CMP="$PY tests/parity/dense_compare.py"
+N_TOKENS="${DENSE_PARITY_TOKENS:-128}"
+N_GENERATE=64
+THREADS_DRAGON="${DRAGON_THREADS:-2}"
+TIE_GAP=1e-2  # oracle top-2 gaps below this are decided by f16 / q8 rounding, not by the math
+
+ensure_oracle
+if ! synth_available; then echo "FAIL: $DRAGON synth is not available"; exit 1; fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failed=()
+check() { "$@" || failed+=("$*"); }
+
+preset=qwen3-0.6b
+sets=(--set hidden_size=256 --set intermediate_size=512 --set num_attention_heads=4 --set num_key_value_heads=2)
+synth() {  # synth FORMAT DTYPE OUT
+  "$DRAGON" synth "$preset" --format "$1" --dtype "$2" --layers 2 --seed 7 "${sets[@]}" --out "$3" >/dev/null
+}
+tokens=$(prompt_tokens "$N_TOKENS")
+prompt=$(prompt_tokens 16)
+vocab=151936
+
+echo "== $preset, $N_TOKENS positions: GGUF vs llama.cpp =="
+for dtype in f32 f16 q8_0; do
+  synth gguf "$dtype" "$work/$dtype.gguf"
+  "$ORACLE" --model "$work/$dtype.gguf" --tokens "$tokens" --out "$work/llama-$dtype.f32" --threads "$THREADS" 2>/dev/null
+  t0=$(date +%s.%N)
+  "$DRAGON" logits --model "$work/$dtype.gguf" --tokens "$tokens" --out "$work/dragon-$dtype.f32" --kv-type f32 \
+    --threads "$THREADS_DRAGON" 2>/dev/null
+  echo "dragon logits $dtype: $(echo "$(date +%s.%N) - $t0" | bc) s"
+done
+check $CMP "$work/dragon-f32.f32" "$work/llama-f32.f32" --tokens "$N_TOKENS" --vocab $vocab \
+  --label "GGUF F32 dragon vs llama.cpp" --max-rel-rmse 1e-3
+check $CMP "$work/dragon-f16.f32" "$work/llama-f16.f32" --tokens "$N_TOKENS" --vocab $vocab \
+  --label "GGUF F16 dragon vs llama.cpp" --max-rel-rmse 5e-3 --tie-gap $TIE_GAP
+check $CMP "$work/dragon-q8_0.f32" "$work/llama-q8_0.f32" --tokens "$N_TOKENS" --vocab $vocab \
+  --label "GGUF Q8_0 dragon vs llama.cpp" --min-argmax 0.95 --tie-gap $TIE_GAP \
+  --truth "$work/dragon-f32.f32" --other "$work/llama-q8_0.f32" --max-kl-ratio 1.1
+
+echo "== greedy generation of $N_GENERATE tokens through the KV cache =="
+expected=$("$ORACLE" --model "$work/f32.gguf" --tokens "$prompt" --generate $N_GENERATE --threads "$THREADS" 2>/dev/null | tail -1)
+for kv in f32 f16; do
+  got=$("$DRAGON" generate --model "$work/f32.gguf" --tokens "$prompt" -n $N_GENERATE --kv-type $kv \
+    --threads "$THREADS_DRAGON" 2>/dev/null)
+  same=$("$PY" -c 'import sys; a=sys.argv[1].split(","); b=sys.argv[2].split(","); print(sum(x==y for x,y in zip(a,b)) if len(a)==len(b) else -1)' "$got" "$expected")
+  if [ "$got" = "$expected" ]; then
+    echo "PASS generate (KV $kv): $same/$N_GENERATE tokens identical to llama.cpp"
+  else
+    echo "FAIL generate (KV $kv): $same/$N_GENERATE tokens identical"; echo "  dragon: $got"; echo "  llama:  $expected"
+    failed+=("generate kv $kv")
+  fi
+done
+echo "  tokens: $expected"
+
+echo "== HF safetensors vs the PyTorch reference =="
+for dtype in f32 bf16; do
+  synth hf "$dtype" "$work/hf-$dtype"
+  "$PY" tests/reference/reference_logits.py --model "$work/hf-$dtype" --tokens "$tokens" --out "$work/ref-$dtype.f32" \
+    --dtype float64 --threads 1 2>/dev/null
+  "$DRAGON" logits --model "$work/hf-$dtype" --tokens "$tokens" --out "$work/dragon-hf-$dtype.f32" --kv-type f32 \
+    --threads "$THREADS_DRAGON" 2>/dev/null
+done
+check $CMP "$work/dragon-hf-f32.f32" "$work/ref-f32.f32" --tokens "$N_TOKENS" --vocab $vocab \
+  --label "HF F32 dragon vs PyTorch" --max-rel-rmse 1e-4
+check $CMP "$work/dragon-hf-bf16.f32" "$work/ref-bf16.f32" --tokens "$N_TOKENS" --vocab $vocab \
+  --label "HF BF16 dragon vs PyTorch" --max-rel-rmse 1e-2 --tie-gap $TIE_GAP
+
+echo "== bad input =="
+expect_error() {  # expect_error WHAT-IN-MESSAGE CMD...
+  local want=$1; shift
+  local out
+  if out=$("$@" 2>&1); then echo "FAIL: succeeded: $*"; failed+=("bad input: $want"); return; fi
+  if [[ "$out" != *"$want"* ]]; then echo "FAIL: message lacks '$want': $out"; failed+=("bad input: $want"); return; fi
+  echo "ok: $out"
+}
+expect_error "outside the vocabulary" "$DRAGON" logits --model "$work/f32.gguf" --tokens 1,$vocab --out "$work/x.f32"
+expect_error "more than" "$DRAGON" generate --model "$work/f32.gguf" --tokens 1,2,3 -n 100000000
+expect_error "not a token id" "$DRAGON" logits --model "$work/f32.gguf" --tokens 1,x --out "$work/x.f32"
+
+if ((${#failed[@]})); then
+  echo "FAIL dense parity: ${#failed[@]} check(s) failed"; exit 1
+fi
+echo "PASS dense parity"
