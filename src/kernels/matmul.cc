@@ -1,5 +1,6 @@
 #include "kernels/matmul.h"
 
+#include "kernels/activation_rounding.h"
 #include "kernels/vector_ops.h"
 #include "tensor/dequantize.h"
 #include "util/error.h"
@@ -45,12 +46,20 @@ void matmul(const Activations& x, const TensorView& w, Activations& y, ThreadPoo
     fail("tensor {}: input has {} features, the weight expects {}", w.name, x.cols, weight.cols);
   if (y.rows != x.rows || y.cols != weight.rows) y = Activations(x.rows, weight.rows);
   const int64_t n_out = weight.rows, n_tok = x.rows;
+  // Quantized weights meet activations rounded to their 8-bit dot type (see activation_rounding.h).
+  const Activations* input = &x;
+  Activations rounded;
+  if (const auto dot_type = activation_dot_type(weight.type)) {
+    rounded = x;
+    for (int64_t t = 0; t < n_tok; ++t) round_activations(*dot_type, rounded.row(t), rounded.cols);
+    input = &rounded;
+  }
   pool.parallel_for(n_out, [&](int64_t begin, int64_t end) {
     std::vector<float> buffer;
     for (int64_t o = begin; o < end; ++o) {
       const float* wr = weight.row(o, buffer);
       const float b = bias ? bias[o] : 0.0f;
-      for (int64_t t = 0; t < n_tok; ++t) y.data[t * n_out + o] = dot(x.row(t), wr, x.cols) + b;
+      for (int64_t t = 0; t < n_tok; ++t) y.data[t * n_out + o] = dot(input->row(t), wr, x.cols) + b;
     }
   });
 }

@@ -2,7 +2,8 @@
 // (F32, F16, BF16, Q8_0, Q4_K, ...). The weight is streamed once per call: each thread takes a
 // range of output rows, dequantizes one weight row at a time into a small buffer and dots it with
 // every token of the batch — so a decode step reads every weight byte once, and a prefill of n
-// tokens reuses each dequantized row n times.
+// tokens reuses each dequantized row n times. Quantized weights are dotted against activations
+// rounded to their 8-bit dot type, as llama.cpp does (kernels/activation_rounding.h).
 #pragma once
 
 #include <cstdint>

@@ -9,6 +9,7 @@
 #include <numbers>
 #include <random>
 
+#include "kernels/activation_rounding.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/rmsnorm.h"
@@ -54,16 +55,49 @@ TEST(Kernels, MatmulEveryWeightTypeMatchesDequantizedReference) {
     matmul(x, view, y, pool, bias.data());
     ASSERT_EQ(y.rows, tokens);
     ASSERT_EQ(y.cols, rows);
-    double err = 0;
+    // The contract: quantized weights see activations rounded to their 8-bit dot type.
+    Activations xr = x;
+    const auto dot_type = activation_dot_type(type);
+    if (dot_type)
+      for (int64_t t = 0; t < tokens; ++t) round_activations(*dot_type, xr.row(t), cols);
+    double err = 0, rounding_effect = 0;
     for (int64_t t = 0; t < tokens; ++t)
       for (int64_t o = 0; o < rows; ++o) {
-        double ref = bias[o];
-        for (int64_t i = 0; i < cols; ++i) ref += static_cast<double>(x.row(t)[i]) * deq[o * cols + i];
+        double ref = bias[o], unrounded = bias[o];
+        for (int64_t i = 0; i < cols; ++i) {
+          ref += static_cast<double>(xr.row(t)[i]) * deq[o * cols + i];
+          unrounded += static_cast<double>(x.row(t)[i]) * deq[o * cols + i];
+        }
         err = std::max(err, std::fabs(ref - y.row(t)[o]));
+        rounding_effect = std::max(rounding_effect, std::fabs(ref - unrounded));
       }
-    std::printf("  matmul %s: max abs error vs dequantized double reference %.3e\n", std::string(dtype_name(type)).c_str(), err);
+    std::printf("  matmul %s: max abs error vs double reference %.3e (activations rounded to %s: moves results by %.3e)\n",
+                std::string(dtype_name(type)).c_str(), err, dot_type ? std::string(dtype_name(*dot_type)).c_str() : "-",
+                rounding_effect);
     EXPECT_LT(err, 1e-4) << dtype_name(type);
   }
+}
+
+TEST(Kernels, ActivationRoundingStaysWithinHalfAStep) {
+  for (DType dot : {DType::Q8_0, DType::Q8_K}) {
+    const int64_t block = dot == DType::Q8_0 ? 32 : 256, n = 4 * block;
+    const std::vector<float> x = random_values(n, 11, 2.0f);
+    std::vector<float> r = x;
+    round_activations(dot, r.data(), n);
+    double worst = 0;  // error in units of the block's step amax / 127
+    for (int64_t b = 0; b < n; b += block) {
+      float amax = 0;
+      for (int64_t i = b; i < b + block; ++i) amax = std::max(amax, std::fabs(x[i]));
+      for (int64_t i = b; i < b + block; ++i) worst = std::max(worst, std::fabs(r[i] - x[i]) / (amax / 127.0));
+    }
+    std::printf("  %s rounding: worst error %.3f steps\n", std::string(dtype_name(dot)).c_str(), worst);
+    // Q8_0 stores its scale as f16: up to 127 steps times its relative rounding of 2^-11 more.
+    EXPECT_LE(worst, dot == DType::Q8_0 ? 0.5 + 127 * 0x1p-11 : 0.5 + 1e-4) << dtype_name(dot);
+    EXPECT_NE(r, x);
+  }
+  EXPECT_FALSE(activation_dot_type(DType::F16).has_value());
+  EXPECT_EQ(activation_dot_type(DType::Q4_K), DType::Q8_K);
+  EXPECT_EQ(activation_dot_type(DType::Q4_0), DType::Q8_0);
 }
 
 TEST(Kernels, MatmulRejectsMismatchedShapes) {

@@ -3,11 +3,12 @@
 # head_dim 128, narrow hidden / FFN widths, 2 layers) against the two oracles:
 #   GGUF F32  vs llama_oracle (F32 KV):  rel RMSE <= 1e-3, argmax equal at every position
 #   GGUF F16  vs llama_oracle:           rel RMSE <= 5e-3, argmax equal except near-ties
-#   GGUF Q8_0 vs llama_oracle:           argmax >= 95 % (near-ties excepted), and dragon's KL to
+#   GGUF Q8_0, Q4_K vs llama_oracle:     argmax >= 95 % (near-ties excepted), and dragon's KL to
 #                                        the F32 truth <= 1.1x llama.cpp's on the same file
 #   greedy generate (64 tokens, F32 and the default F16 KV) identical to llama_oracle --generate
 #   HF F32  vs PyTorch reference (float64): rel RMSE <= 1e-4, argmax equal
 #   HF BF16 vs PyTorch reference:           rel RMSE <= 1e-2
+#   Qwen2.5 and Llama-architecture (DeepSeek LLM) GGUF F32 vs llama_oracle, logits and generate
 # Prints every measured figure. Runs from the repo root; binaries from ${DRAGON_BUILD:-build}.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -36,7 +37,7 @@ prompt=$(prompt_tokens 16)
 vocab=151936
 
 echo "== $preset, $N_TOKENS positions: GGUF vs llama.cpp =="
-for dtype in f32 f16 q8_0; do
+for dtype in f32 f16 q8_0 q4_k; do
   synth gguf "$dtype" "$work/$dtype.gguf"
   "$ORACLE" --model "$work/$dtype.gguf" --tokens "$tokens" --out "$work/llama-$dtype.f32" --threads "$THREADS" 2>/dev/null
   t0=$(date +%s.%N)
@@ -51,6 +52,9 @@ check $CMP "$work/dragon-f16.f32" "$work/llama-f16.f32" --tokens "$N_TOKENS" --v
 check $CMP "$work/dragon-q8_0.f32" "$work/llama-q8_0.f32" --tokens "$N_TOKENS" --vocab $vocab \
   --label "GGUF Q8_0 dragon vs llama.cpp" --min-argmax 0.95 --tie-gap $TIE_GAP \
   --truth "$work/dragon-f32.f32" --other "$work/llama-q8_0.f32" --max-kl-ratio 1.1
+check $CMP "$work/dragon-q4_k.f32" "$work/llama-q4_k.f32" --tokens "$N_TOKENS" --vocab $vocab \
+  --label "GGUF Q4_K dragon vs llama.cpp" --min-argmax 0.95 --tie-gap $TIE_GAP \
+  --truth "$work/dragon-f32.f32" --other "$work/llama-q4_k.f32" --max-kl-ratio 1.1
 
 echo "== greedy generation of $N_GENERATE tokens through the KV cache =="
 expected=$("$ORACLE" --model "$work/f32.gguf" --tokens "$prompt" --generate $N_GENERATE --threads "$THREADS" 2>/dev/null | tail -1)
@@ -80,6 +84,24 @@ check $CMP "$work/dragon-hf-f32.f32" "$work/ref-f32.f32" --tokens "$N_TOKENS" --
 check $CMP "$work/dragon-hf-bf16.f32" "$work/ref-bf16.f32" --tokens "$N_TOKENS" --vocab $vocab \
   --label "HF BF16 dragon vs PyTorch" --max-rel-rmse 1e-2 --tie-gap $TIE_GAP
 
+echo "== other dense families: GGUF F32 vs llama.cpp =="
+for preset in qwen2.5-0.5b deepseek-llm-7b; do
+  "$DRAGON" synth "$preset" --format gguf --dtype f32 --layers 2 --seed 9 "${sets[@]}" --out "$work/$preset.gguf" >/dev/null
+  pv=$("$DRAGON" info "$work/$preset.gguf" --json | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d.get("config", d)["vocab_size"])')
+  ptokens=$("$PY" -c 'import sys; n, v = int(sys.argv[1]), int(sys.argv[2]); print(",".join(str((i * 7919 + 101) % v) for i in range(n)))' 64 "$pv")
+  "$ORACLE" --model "$work/$preset.gguf" --tokens "$ptokens" --out "$work/llama-$preset.f32" --threads "$THREADS" 2>/dev/null
+  "$DRAGON" logits --model "$work/$preset.gguf" --tokens "$ptokens" --out "$work/dragon-$preset.f32" --kv-type f32 \
+    --threads "$THREADS_DRAGON" 2>/dev/null
+  check $CMP "$work/dragon-$preset.f32" "$work/llama-$preset.f32" --tokens 64 --vocab "$pv" \
+    --label "$preset GGUF F32 dragon vs llama.cpp" --max-rel-rmse 1e-3
+  pprompt=$("$PY" -c 'import sys; print(",".join(str((i * 7919 + 101) % int(sys.argv[1])) for i in range(16)))' "$pv")
+  expected=$("$ORACLE" --model "$work/$preset.gguf" --tokens "$pprompt" --generate 32 --threads "$THREADS" 2>/dev/null | tail -1)
+  got=$("$DRAGON" generate --model "$work/$preset.gguf" --tokens "$pprompt" -n 32 --threads "$THREADS_DRAGON" 2>/dev/null)
+  if [ "$got" = "$expected" ]; then echo "PASS $preset generate: 32/32 tokens identical to llama.cpp"
+  else echo "FAIL $preset generate"; echo "  dragon: $got"; echo "  llama:  $expected"; failed+=("$preset generate"); fi
+  rm -f "$work/$preset.gguf"
+done
+
 echo "== bad input =="
 expect_error() {  # expect_error WHAT-IN-MESSAGE CMD...
   local want=$1; shift
@@ -91,6 +113,13 @@ expect_error() {  # expect_error WHAT-IN-MESSAGE CMD...
 expect_error "outside the vocabulary" "$DRAGON" logits --model "$work/f32.gguf" --tokens 1,$vocab --out "$work/x.f32"
 expect_error "more than" "$DRAGON" generate --model "$work/f32.gguf" --tokens 1,2,3 -n 100000000
 expect_error "not a token id" "$DRAGON" logits --model "$work/f32.gguf" --tokens 1,x --out "$work/x.f32"
+expect_error "more than --ctx 2" "$DRAGON" logits --model "$work/f32.gguf" --tokens 1,2,3 --ctx 2 --out "$work/x.f32"
+"$DRAGON" synth glm-4-9b --format gguf --dtype f32 --layers 1 --set vocab_size=151552 --set hidden_size=64 \
+  --set intermediate_size=64 --set num_attention_heads=2 --set num_key_value_heads=1 --set head_dim=32 \
+  --out "$work/glm4.gguf" >/dev/null 2>&1 || true
+if [ -f "$work/glm4.gguf" ]; then
+  expect_error "no forward pass" "$DRAGON" logits --model "$work/glm4.gguf" --tokens 1,2 --out "$work/x.f32"
+fi
 
 if ((${#failed[@]})); then
   echo "FAIL dense parity: ${#failed[@]} check(s) failed"; exit 1
