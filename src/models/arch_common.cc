@@ -395,4 +395,26 @@ void read_common_gguf_metadata(const GGUFFile& f, ModelConfig& c) {
   rs.attn_factor = gguf_arch_float_opt(f, a, "rope.scaling.yarn_attn_factor").value_or(rs.attn_factor);
 }
 
+std::vector<HFTensorSpec> dense_decoder_hf_tensors(const ModelConfig& c, const AttentionLayout& layout) {
+  std::vector<HFTensorSpec> out;
+  add_embedding(out, c);
+  for (int64_t il = 0; il < c.n_layers; ++il) {
+    add_attention(out, c, il, layout);
+    add_dense_ffn(out, c, hf_layer(il) + "mlp.", c.intermediate_size, c.mlp_bias);
+  }
+  add_output(out, c);
+  return out;
+}
+
+std::vector<GGUFTensorPlan> dense_decoder_gguf_plans(const ModelConfig& c, const AttentionLayout& layout, bool permute_qk) {
+  std::vector<GGUFTensorPlan> out;
+  plan_embedding(out, c);
+  for (int64_t il = 0; il < c.n_layers; ++il) {
+    plan_attention(out, c, il, layout, permute_qk);
+    plan_dense_ffn(out, c, il, hf_layer(il) + "mlp.", c.intermediate_size, "", c.mlp_bias);
+  }
+  plan_output(out, c);
+  return out;
+}
+
 }  // namespace dragon::arch

@@ -8,8 +8,10 @@
 //  - the common "<arch>.*" GGUF keys (context_length, embedding_length, rope, ...) written and
 //    read back exactly as llama.cpp's convert_hf_to_gguf.py / llama-model.cpp do.
 //
-// A family file typically looks like arch_qwen3.cc: read_hf_config sets flags, hf_tensors calls
-// add_embedding / add_attention / add_dense_ffn / add_output, gguf_tensors calls the plan_* twins.
+// A family file typically looks like arch_qwen3.cc: read_hf_config sets flags, and a plain
+// llama-style decoder takes its tensors from dense_decoder_hf_tensors / dense_decoder_gguf_plans;
+// families with extra or fused tensors compose add_embedding / add_attention / add_dense_ffn /
+// add_output and their plan_* twins themselves.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -117,6 +119,14 @@ std::vector<float> stack_sources(const std::vector<const std::vector<float>*>& s
 // A plan stacking per-expert HF tensors into one GGUF tensor of shape [n, rows, cols].
 GGUFTensorPlan plan_stacked(std::string gguf_name, std::vector<std::string> hf_names, int64_t rows,
                             int64_t cols, bool quantizable = true);
+
+// ---------------------------------------------------------------------------------------------
+// The whole llama-style decoder: embedding; per layer the attention block and a SwiGLU FFN of
+// intermediate_size (biased if c.mlp_bias); output. Llama, Qwen2, Qwen3 and ERNIE 4.5 differ only
+// in `layout` and in whether q/k rows are permuted for llama.cpp's interleaved rope.
+std::vector<HFTensorSpec> dense_decoder_hf_tensors(const ModelConfig& c, const AttentionLayout& layout);
+std::vector<GGUFTensorPlan> dense_decoder_gguf_plans(const ModelConfig& c, const AttentionLayout& layout,
+                                                     bool permute_qk = false);
 
 // ---------------------------------------------------------------------------------------------
 // Common GGUF keys "<arch>.context_length" etc. (see arch_common.cc for the full list).

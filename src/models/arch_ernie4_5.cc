@@ -35,28 +35,12 @@ ArchSpec make_ernie4_5_arch() {
     c.attention_out_bias = f.find_tensor("blk.0.attn_output.bias") != nullptr;
   };
 
-  spec.hf_tensors = [](const ModelConfig& c) {
-    std::vector<HFTensorSpec> out;
-    arch::add_embedding(out, c);
-    for (int64_t il = 0; il < c.n_layers; ++il) {
-      arch::add_attention(out, c, il, arch::attention_layout(c));
-      arch::add_dense_ffn(out, c, arch::hf_layer(il) + "mlp.", c.intermediate_size, c.mlp_bias);
-    }
-    arch::add_output(out, c);
-    return out;
-  };
+  spec.hf_tensors = [](const ModelConfig& c) { return arch::dense_decoder_hf_tensors(c, arch::attention_layout(c)); };
 
   spec.gguf_tensors = [](const ModelConfig& c) {
     // llama.cpp's ernie4_5 loads q/k/v/o biases but no FFN biases: a file with them would not load.
     if (c.mlp_bias) fail("arch ernie4_5: use_bias (FFN biases) is not supported by llama.cpp's ernie4_5");
-    std::vector<GGUFTensorPlan> out;
-    arch::plan_embedding(out, c);
-    for (int64_t il = 0; il < c.n_layers; ++il) {
-      arch::plan_attention(out, c, il, arch::attention_layout(c));
-      arch::plan_dense_ffn(out, c, il, arch::hf_layer(il) + "mlp.", c.intermediate_size);
-    }
-    arch::plan_output(out, c);
-    return out;
+    return arch::dense_decoder_gguf_plans(c, arch::attention_layout(c));
   };
   return spec;
 }

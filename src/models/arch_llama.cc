@@ -46,28 +46,10 @@ ArchSpec make_llama_arch() {
     c.mlp_bias = f.find_tensor("blk.0.ffn_gate.bias") != nullptr;
   };
 
-  spec.hf_tensors = [](const ModelConfig& c) {
-    std::vector<HFTensorSpec> out;
-    arch::add_embedding(out, c);
-    for (int64_t il = 0; il < c.n_layers; ++il) {
-      arch::add_attention(out, c, il, llama_attention(c));
-      arch::add_dense_ffn(out, c, arch::hf_layer(il) + "mlp.", c.intermediate_size, c.mlp_bias);
-    }
-    arch::add_output(out, c);
-    return out;
-  };
+  spec.hf_tensors = [](const ModelConfig& c) { return arch::dense_decoder_hf_tensors(c, llama_attention(c)); };
 
   spec.gguf_tensors = [](const ModelConfig& c) {
-    if (c.rope_scaling.type == "llama3")
-      fail("arch llama: rope_scaling llama3 needs a rope_freqs.weight tensor, which dragon does not write yet");
-    std::vector<GGUFTensorPlan> out;
-    arch::plan_embedding(out, c);
-    for (int64_t il = 0; il < c.n_layers; ++il) {
-      arch::plan_attention(out, c, il, llama_attention(c), /*permute_qk=*/true);
-      arch::plan_dense_ffn(out, c, il, arch::hf_layer(il) + "mlp.", c.intermediate_size, "", c.mlp_bias);
-    }
-    arch::plan_output(out, c);
-    return out;
+    return arch::dense_decoder_gguf_plans(c, llama_attention(c), /*permute_qk=*/true);
   };
   return spec;
 }

@@ -17,27 +17,9 @@ ArchSpec make_qwen3_arch() {
   spec.write_gguf_metadata = [](const ModelConfig& c, GGUFWriter& w) { arch::write_common_gguf_metadata(c, w); };
   spec.read_gguf_metadata = [](const GGUFFile&, ModelConfig& c) { c.qk_norm = true; };
 
-  spec.hf_tensors = [](const ModelConfig& c) {
-    std::vector<HFTensorSpec> out;
-    arch::add_embedding(out, c);
-    for (int64_t il = 0; il < c.n_layers; ++il) {
-      arch::add_attention(out, c, il, arch::attention_layout(c));
-      arch::add_dense_ffn(out, c, arch::hf_layer(il) + "mlp.", c.intermediate_size);
-    }
-    arch::add_output(out, c);
-    return out;
-  };
+  spec.hf_tensors = [](const ModelConfig& c) { return arch::dense_decoder_hf_tensors(c, arch::attention_layout(c)); };
 
-  spec.gguf_tensors = [](const ModelConfig& c) {
-    std::vector<GGUFTensorPlan> out;
-    arch::plan_embedding(out, c);
-    for (int64_t il = 0; il < c.n_layers; ++il) {
-      arch::plan_attention(out, c, il, arch::attention_layout(c));
-      arch::plan_dense_ffn(out, c, il, arch::hf_layer(il) + "mlp.", c.intermediate_size);
-    }
-    arch::plan_output(out, c);
-    return out;
-  };
+  spec.gguf_tensors = [](const ModelConfig& c) { return arch::dense_decoder_gguf_plans(c, arch::attention_layout(c)); };
   return spec;
 }
 
