@@ -44,7 +44,7 @@ class SynthFiles : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists(test::tokenizers_dir() / "qwen3" / "tokenizer.json"))
-      GTEST_SKIP() << "no tokenizers in " << test::tokenizers_dir() << " (run scripts/setup.sh)";
+      FAIL() << "no tokenizers in " << test::tokenizers_dir() << " (run scripts/setup.sh)";
     dir_ = fs::temp_directory_path() / ("dragon_synth_test_" + std::to_string(getpid()));
     fs::create_directories(dir_);
   }

@@ -32,7 +32,7 @@ class TokenizerEmbed : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists(test::tokenizers_dir() / "qwen3" / "tokenizer.json"))
-      GTEST_SKIP() << "no tokenizers in " << test::tokenizers_dir();
+      FAIL() << "no tokenizers in " << test::tokenizers_dir() << " (run scripts/setup.sh)";
     dir_ = fs::temp_directory_path() / ("dragon_tok_embed_test_" + std::to_string(getpid()));
     fs::create_directories(dir_);
   }
