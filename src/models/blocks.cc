@@ -23,20 +23,27 @@ LayerOptions layer_options(const ModelConfig& c) {
   return LayerOptions{c.attention_bias, c.attention_out_bias, c.qk_norm, c.mlp_bias};
 }
 
-LayerWeights load_layer(const Weights& w, const ModelConfig& c, int64_t il, const LayerOptions& options) {
+AttentionWeights load_attention(const Weights& w, const ModelConfig& c, int64_t il, const LayerOptions& options) {
   const std::string p = "blk." + std::to_string(il) + ".";
   const int64_t vd = c.v_head_dim ? c.v_head_dim : c.head_dim;
+  AttentionWeights A;
+  A.norm = w.f32(p + "attn_norm.weight", c.hidden_size);
+  A.q = load_linear(w, p + "attn_q", c.n_heads * c.head_dim, c.hidden_size, options.qkv_bias);
+  A.k = load_linear(w, p + "attn_k", c.n_kv_heads * c.head_dim, c.hidden_size, options.qkv_bias);
+  A.v = load_linear(w, p + "attn_v", c.n_kv_heads * vd, c.hidden_size, options.qkv_bias);
+  A.o = load_linear(w, p + "attn_output", c.hidden_size, c.n_heads * vd, options.o_bias);
+  if (options.qk_norm) {
+    A.q_norm = w.f32(p + "attn_q_norm.weight", c.head_dim);
+    A.k_norm = w.f32(p + "attn_k_norm.weight", c.head_dim);
+  }
+  return A;
+}
+
+LayerWeights load_layer(const Weights& w, const ModelConfig& c, int64_t il, const LayerOptions& options) {
+  const std::string p = "blk." + std::to_string(il) + ".";
   const int64_t ff = c.intermediate_size;
   LayerWeights L;
-  L.attn.norm = w.f32(p + "attn_norm.weight", c.hidden_size);
-  L.attn.q = load_linear(w, p + "attn_q", c.n_heads * c.head_dim, c.hidden_size, options.qkv_bias);
-  L.attn.k = load_linear(w, p + "attn_k", c.n_kv_heads * c.head_dim, c.hidden_size, options.qkv_bias);
-  L.attn.v = load_linear(w, p + "attn_v", c.n_kv_heads * vd, c.hidden_size, options.qkv_bias);
-  L.attn.o = load_linear(w, p + "attn_output", c.hidden_size, c.n_heads * vd, options.o_bias);
-  if (options.qk_norm) {
-    L.attn.q_norm = w.f32(p + "attn_q_norm.weight", c.head_dim);
-    L.attn.k_norm = w.f32(p + "attn_k_norm.weight", c.head_dim);
-  }
+  L.attn = load_attention(w, c, il, options);
   L.ffn.norm = w.f32(p + "ffn_norm.weight", c.hidden_size);
   L.ffn.gate = load_linear(w, p + "ffn_gate", ff, c.hidden_size, options.mlp_bias);
   L.ffn.up = load_linear(w, p + "ffn_up", ff, c.hidden_size, options.mlp_bias);
@@ -85,6 +92,15 @@ Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& po
   const Activations up = linear(x, f.up, pool);
   for (size_t i = 0; i < gate.data.size(); ++i) gate.data[i] = silu(gate.data[i]) * up.data[i];
   return linear(gate, f.down, pool);
+}
+
+Activations swiglu_fused(const Activations& gate_up) {
+  if (gate_up.cols % 2 != 0) fail("fused gate/up projection of odd width {}", gate_up.cols);
+  const int64_t ff = gate_up.cols / 2;
+  Activations out(gate_up.rows, ff);
+  for (int64_t t = 0; t < gate_up.rows; ++t)
+    for (int64_t i = 0; i < ff; ++i) out.row(t)[i] = silu(gate_up.row(t)[i]) * gate_up.row(t)[ff + i];
+  return out;
 }
 
 DecoderModel::DecoderModel(OpenedModel opened)

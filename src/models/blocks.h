@@ -51,6 +51,8 @@ LayerOptions layer_options(const ModelConfig& c);
 
 Linear load_linear(const Weights& w, const std::string& name, int64_t out, int64_t in, bool bias);
 LayerWeights load_layer(const Weights& w, const ModelConfig& c, int64_t il, const LayerOptions& options);
+// The attention half of a layer (attn_norm, q/k/v/o, optional biases and QK-norm).
+AttentionWeights load_attention(const Weights& w, const ModelConfig& c, int64_t il, const LayerOptions& options);
 
 // y = x W^T + b
 Activations linear(const Activations& x, const Linear& l, ThreadPool& pool);
@@ -65,6 +67,9 @@ Activations cached_attention(const Activations& q, const Activations& k, const A
 
 // down(silu(gate(x)) * up(x))
 Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& pool);
+// silu(gate) * up for a fused [n, 2 * ff] projection whose first half is the gate (GLM's
+// gate_up_proj, llama.cpp's fused ffn_up) -> [n, ff].
+Activations swiglu_fused(const Activations& gate_up);
 
 // The parts every decoder-only family has: token embedding, the final norm and the output head
 // (tied to the embedding when the file has no output.weight). Families derive from it and

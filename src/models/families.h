@@ -11,5 +11,7 @@ namespace dragon {
 std::unique_ptr<Model> build_qwen3(OpenedModel opened);
 std::unique_ptr<Model> build_qwen2(OpenedModel opened);
 std::unique_ptr<Model> build_llama(OpenedModel opened);
+std::unique_ptr<Model> build_ernie4_5(OpenedModel opened);
+std::unique_ptr<Model> build_glm4(OpenedModel opened);
 
 }  // namespace dragon
