@@ -69,7 +69,8 @@ void add_in_place(Activations& x, const Activations& y) {
 }
 
 Activations cached_attention(const Activations& q, const Activations& k, const Activations& v, const Batch& batch,
-                             KVCache& cache, int64_t layer, const ModelConfig& c, float scale, ThreadPool& pool) {
+                             KVCache& cache, int64_t layer, const ModelConfig& c, float scale, ThreadPool& pool,
+                             const std::vector<float>& alibi) {
   const int64_t vd = c.v_head_dim ? c.v_head_dim : c.head_dim;
   for (int64_t t = 0; t < batch.size(); ++t) cache.store(layer, batch.seq_ids[t], batch.positions[t], k.row(t), v.row(t));
   Activations out(q.rows, c.n_heads * vd);
@@ -81,7 +82,7 @@ Activations cached_attention(const Activations& q, const Activations& k, const A
       const int64_t t = item / c.n_heads, h = item % c.n_heads;
       const KVSpan kv = cache.span(layer, batch.seq_ids[t], h / group);
       attend_head(q.row(t) + h * c.head_dim, kv, batch.positions[t] + 1, c.head_dim, vd, scale,
-                  out.row(t) + h * vd, scores);
+                  out.row(t) + h * vd, scores, alibi.empty() ? 0.0f : alibi[h]);
     }
   });
   return out;

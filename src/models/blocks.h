@@ -62,8 +62,10 @@ void add_in_place(Activations& x, const Activations& y);
 // Causal GQA attention of the batch's queries: stores k / v (already rotated) of every batch
 // token in the cache at its (sequence, position), then each token attends to positions
 // [0, position] of its own sequence. q: [n, n_heads * head_dim] -> [n, n_heads * v_head_dim].
+// `alibi`: per-head ALiBi slopes instead of positions in the keys (empty = none).
 Activations cached_attention(const Activations& q, const Activations& k, const Activations& v, const Batch& batch,
-                             KVCache& cache, int64_t layer, const ModelConfig& c, float scale, ThreadPool& pool);
+                             KVCache& cache, int64_t layer, const ModelConfig& c, float scale, ThreadPool& pool,
+                             const std::vector<float>& alibi = {});
 
 // down(silu(gate(x)) * up(x))
 Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& pool);

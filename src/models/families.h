@@ -13,5 +13,6 @@ std::unique_ptr<Model> build_qwen2(OpenedModel opened);
 std::unique_ptr<Model> build_llama(OpenedModel opened);
 std::unique_ptr<Model> build_ernie4_5(OpenedModel opened);
 std::unique_ptr<Model> build_glm4(OpenedModel opened);
+std::unique_ptr<Model> build_baichuan(OpenedModel opened);
 
 }  // namespace dragon

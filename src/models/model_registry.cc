@@ -17,6 +17,7 @@ using Builder = std::function<std::unique_ptr<Model>(OpenedModel)>;
 
 const std::map<std::string, Builder>& builders() {
   static const std::map<std::string, Builder> table = {
+      {"baichuan", build_baichuan},
       {"ernie4_5", build_ernie4_5},
       {"glm4", build_glm4},
       {"llama", build_llama},

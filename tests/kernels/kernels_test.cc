@@ -269,6 +269,21 @@ TEST(Kernels, AttentionMatchesNaiveOnF32AndF16Caches) {
   }
 }
 
+TEST(Kernels, AlibiSlopes) {
+  // 8 heads: 2^-1 .. 2^-8. 12 heads: the 8 of the power of two, then odd powers of 2^-0.5.
+  const std::vector<float> s8 = alibi_slopes(8);
+  for (int h = 0; h < 8; ++h) EXPECT_FLOAT_EQ(s8[h], std::pow(2.0f, -(h + 1.0f)));
+  const std::vector<float> s12 = alibi_slopes(12);
+  for (int h = 0; h < 8; ++h) EXPECT_FLOAT_EQ(s12[h], s8[h]);
+  for (int h = 8; h < 12; ++h) EXPECT_FLOAT_EQ(s12[h], std::pow(2.0f, -0.5f * (2 * (h - 8) + 1)));
+  // The bias shifts scores by slope * (key - query): the last key gets none.
+  const std::vector<float> q = {1, 0}, k = {0, 0, 0, 0, 0, 0}, v = {1, 0, 2, 0, 4, 0};
+  std::vector<float> out(2), scores;
+  attend_head(q.data(), KVSpan{k.data(), v.data(), 2, 2, CacheType::F32}, 3, 2, 2, 1.0f, out.data(), scores, 0.5f);
+  const double w0 = std::exp(-1.0), w1 = std::exp(-0.5), w2 = 1.0, sum = w0 + w1 + w2;
+  EXPECT_NEAR(out[0], (w0 * 1 + w1 * 2 + w2 * 4) / sum, 1e-6);
+}
+
 TEST(Kernels, ThreadPoolCoversTheRangeOnceAndPropagatesErrors) {
   for (int threads : {1, 2, 5}) {
     ThreadPool pool(threads);

@@ -202,8 +202,8 @@ TEST_F(ForwardQwen3Test, BadInputFailsClearly) {
   expect_error([] { parse_token_list("1,,2"); }, "empty entry");
   expect_error([] { parse_token_list("1,-2"); }, "not a token id");
   OpenedModel opened = open_model(path_);
-  opened.config.arch = "baichuan";
-  expect_error([&] { build_model(std::move(opened)); }, "baichuan");
+  opened.config.arch = "qwen3moe";
+  expect_error([&] { build_model(std::move(opened)); }, "qwen3moe");
 }
 
 }  // namespace

@@ -10,7 +10,8 @@
 #   HF F32  vs PyTorch reference (float64): rel RMSE <= 1e-4, argmax equal
 #   HF BF16 vs PyTorch reference:           rel RMSE <= 1e-2
 #   Qwen2.5, Llama-architecture (DeepSeek LLM), GLM-4-0414 and ERNIE 4.5 GGUF F32 vs llama_oracle,
-#   logits (rel RMSE <= 1e-3, argmax equal) and 32-token greedy generation
+#   logits (rel RMSE <= 1e-3, argmax equal) and 32-token greedy generation; Baichuan 2 with rope
+#   (32 layers) and ALiBi (40 layers) logits
 # Prints every measured figure. Runs from the repo root; binaries from ${DRAGON_BUILD:-build}.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -127,6 +128,21 @@ for preset in qwen2.5-0.5b deepseek-llm-7b glm-4-9b ernie-4.5-0.3b; do
   rm -f "$work/$preset.gguf"
 done
 
+# Baichuan: llama.cpp chooses rope (its 7B type) or ALiBi (13B) by the layer count alone (any
+# other depth gets neither), so these run at the real depths, 32 and 40 layers, at small width.
+echo "== baichuan 2: rope (32 layers) and ALiBi (40 layers) vs llama.cpp =="
+btokens=$("$PY" -c 'print(",".join(str((i * 7919 + 101) % 125696) for i in range(32)))')
+for layers in 32 40; do
+  "$DRAGON" synth baichuan2-7b --format gguf --dtype f32 --layers $layers --seed 9 --set hidden_size=128 \
+    --set intermediate_size=256 --set num_attention_heads=4 --out "$work/baichuan.gguf" >/dev/null
+  "$ORACLE" --model "$work/baichuan.gguf" --tokens "$btokens" --out "$work/llama-baichuan.f32" --threads "$THREADS" 2>/dev/null
+  "$DRAGON" logits --model "$work/baichuan.gguf" --tokens "$btokens" --out "$work/dragon-baichuan.f32" --kv-type f32 \
+    --threads "$THREADS_DRAGON" 2>/dev/null
+  check $CMP "$work/dragon-baichuan.f32" "$work/llama-baichuan.f32" --tokens 32 --vocab 125696 \
+    --label "baichuan2 $layers layers GGUF F32 dragon vs llama.cpp" --max-rel-rmse 1e-3
+  rm -f "$work/baichuan.gguf"
+done
+
 echo "== bad input =="
 expect_error() {  # expect_error WHAT-IN-MESSAGE CMD...
   local want=$1; shift
@@ -139,10 +155,11 @@ expect_error "outside the vocabulary" "$DRAGON" logits --model "$work/f32.gguf" 
 expect_error "more than" "$DRAGON" generate --model "$work/f32.gguf" --tokens 1,2,3 -n 100000000
 expect_error "not a token id" "$DRAGON" logits --model "$work/f32.gguf" --tokens 1,x --out "$work/x.f32"
 expect_error "more than --ctx 2" "$DRAGON" logits --model "$work/f32.gguf" --tokens 1,2,3 --ctx 2 --out "$work/x.f32"
-"$DRAGON" synth baichuan2-7b --format gguf --dtype f32 --layers 1 --set hidden_size=64 --set intermediate_size=64 \
-  --set num_attention_heads=2 --out "$work/baichuan.gguf" >/dev/null 2>&1 || true
-if [ -f "$work/baichuan.gguf" ]; then
-  expect_error "no forward pass" "$DRAGON" logits --model "$work/baichuan.gguf" --tokens 1,2 --out "$work/x.f32"
+"$DRAGON" synth qwen3-30b-a3b --format gguf --dtype f32 --layers 1 --set hidden_size=64 --set moe_intermediate_size=32 \
+  --set num_experts=4 --set num_experts_per_tok=2 --set num_attention_heads=2 --set num_key_value_heads=1 \
+  --set head_dim=32 --out "$work/moe.gguf" >/dev/null 2>&1 || true
+if [ -f "$work/moe.gguf" ]; then
+  expect_error "no forward pass" "$DRAGON" logits --model "$work/moe.gguf" --tokens 1,2 --out "$work/x.f32"
 fi
 
 if ((${#failed[@]})); then
