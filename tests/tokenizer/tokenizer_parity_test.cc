@@ -34,7 +34,11 @@ TEST_P(TokenizerParity, MatchesJsReferenceOnCorpus) {
   ASSERT_TRUE(fs::exists(tokenizers / name / "tokenizer.json")) << "run scripts/setup.sh: " << tokenizers / name;
   const fs::path dir = fs::temp_directory_path() / fmt::format("dragon_tok_parity_{}_{}", name, ::getpid());
   fs::create_directories(dir);
-  run(fmt::format("/usr/bin/python3 {} {} --random 400 --ceval-limit 300 > /dev/null", (src / "tests/tokenizer/make_corpus.py").string(), (dir / "corpus.json").string()));
+  // A bounded corpus in the suite; tests/tokenizer/full_parity.sh raises it to every C-Eval item.
+  const char* random_env = std::getenv("DRAGON_TOKENIZER_CORPUS_RANDOM");
+  const char* ceval_env = std::getenv("DRAGON_TOKENIZER_CORPUS_CEVAL");
+  run(fmt::format("/usr/bin/python3 {} {} --random {} --ceval-limit {} > /dev/null", (src / "tests/tokenizer/make_corpus.py").string(),
+                  (dir / "corpus.json").string(), random_env ? random_env : "400", ceval_env ? ceval_env : "300"));
   run(fmt::format("node {} {} {} {}", (src / "tests/tokenizer/js_reference.cjs").string(), name, (dir / "corpus.json").string(), (dir / "ref.json").string()));
   const auto texts = read_json(dir / "corpus.json");
   const auto expected = read_json(dir / "ref.json");
