@@ -14,6 +14,9 @@
 // The weights are always in llama.cpp's layout here: a GGUF file's q/k rows were permuted by the
 // converter, and an HF directory goes through the same permutation at load (ArchSpec plans). So
 // the rope pairs adjacent values (2i, 2i+1) — which on permuted rows is HF's rotate_half rope.
+//
+// Qwen2 and ERNIE 4.5 dense are this same block (qwen2.cc, ernie4_5.cc show their math); they
+// differ only in config: biases, and a rope style that their files state without a permutation.
 #include <cmath>
 
 #include "models/blocks.h"
@@ -25,12 +28,14 @@ namespace {
 
 using namespace blocks;
 
-class Llama final : public DecoderModel {
+class LlamaBlock final : public DecoderModel {
  public:
-  explicit Llama(OpenedModel opened) : DecoderModel(std::move(opened)) {
-    ModelConfig rope_config = c_;
-    rope_config.rope_interleaved = true;  // permuted q/k rows, see above
-    rope_ = Rope(rope_config, rope_freq_divisors());
+  LlamaBlock(OpenedModel opened, bool converter_permuted_qk) : DecoderModel(std::move(opened)) {
+    if (converter_permuted_qk) {
+      ModelConfig rope_config = c_;
+      rope_config.rope_interleaved = true;  // permuted q/k rows, see above
+      rope_ = Rope(rope_config, rope_freq_divisors());
+    }
     for (int64_t il = 0; il < c_.n_layers; ++il) layers_.push_back(load_layer(weights_, c_, il, layer_options(c_)));
   }
 
@@ -64,6 +69,10 @@ class Llama final : public DecoderModel {
 
 }  // namespace
 
-std::unique_ptr<Model> build_llama(OpenedModel opened) { return std::make_unique<Llama>(std::move(opened)); }
+std::unique_ptr<Model> build_llama_block(OpenedModel opened, bool converter_permuted_qk) {
+  return std::make_unique<LlamaBlock>(std::move(opened), converter_permuted_qk);
+}
+
+std::unique_ptr<Model> build_llama(OpenedModel opened) { return build_llama_block(std::move(opened), true); }
 
 }  // namespace dragon

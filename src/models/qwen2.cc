@@ -9,53 +9,13 @@
 //               m = RMSNorm(h)
 //               h += (silu(m Wgate) * (m Wup)) Wdown
 //   logits = RMSNorm(h) Wout                               (Wout = embed_tokens when tied)
-#include <cmath>
-
-#include "models/blocks.h"
 #include "models/families.h"
 
 namespace dragon {
 
-namespace {
-
-using namespace blocks;
-
-class Qwen2 final : public DecoderModel {
- public:
-  explicit Qwen2(OpenedModel opened) : DecoderModel(std::move(opened)) {
-    for (int64_t il = 0; il < c_.n_layers; ++il) layers_.push_back(load_layer(weights_, c_, il, layer_options(c_)));
-  }
-
-  Activations forward(const Batch& batch, KVCache& cache, ThreadPool& pool) override {
-    cache.begin_batch(batch);
-    const float eps = static_cast<float>(c_.norm_eps);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
-
-    Activations h = embed(batch);
-    for (int64_t il = 0; il < c_.n_layers; ++il) {
-      const LayerWeights& L = layers_[il];
-
-      const Activations a = rms_norm(h, L.attn.norm, eps);
-      Activations q = linear(a, L.attn.q, pool);  // + bias: Linear carries it
-      Activations k = linear(a, L.attn.k, pool);
-      const Activations v = linear(a, L.attn.v, pool);
-      rope_.apply_rows(q, batch.positions);
-      rope_.apply_rows(k, batch.positions);
-      const Activations attn = cached_attention(q, k, v, batch, cache, il, c_, scale, pool);
-      add_in_place(h, linear(attn, L.attn.o, pool));
-
-      const Activations m = rms_norm(h, L.ffn.norm, eps);
-      add_in_place(h, swiglu_ffn(m, L.ffn, pool));
-    }
-    return output_logits(h, batch, pool);
-  }
-
- private:
-  std::vector<LayerWeights> layers_;
-};
-
-}  // namespace
-
-std::unique_ptr<Model> build_qwen2(OpenedModel opened) { return std::make_unique<Qwen2>(std::move(opened)); }
+// The llama block (llama.cc) with q/k/v biases from the config and NeoX rope as stored in the file.
+std::unique_ptr<Model> build_qwen2(OpenedModel opened) {
+  return build_llama_block(std::move(opened), /*converter_permuted_qk=*/false);
+}
 
 }  // namespace dragon
