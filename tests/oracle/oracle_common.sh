@@ -4,11 +4,13 @@ BUILD="${DRAGON_BUILD:-build}"
 PY=/usr/bin/python3
 ORACLE="$BUILD/llama_oracle"
 THREADS="${ORACLE_THREADS:-1}"
+# dragon synth needs the tokenizers of setup.sh's build/share; another build dir finds them there.
+if [ -z "${DRAGON_TOKENIZERS:-}" ] && [ ! -d "$BUILD/share/tokenizers" ]; then export DRAGON_TOKENIZERS=build/share/tokenizers; fi
 
-# Qwen3 BPE ids are all < 151643; a fixed, varied prompt (no tokenizer needed).
-prompt_tokens() {  # prompt_tokens N
-  local n=$1 i ids=""
-  for ((i = 0; i < n; i++)); do ids+="${ids:+,}$(( (i * 7919 + 101) % 151643 ))"; done
+# A fixed, varied prompt (no tokenizer needed): ids below VOCAB (default 151643: Qwen3's BPE ids).
+prompt_tokens() {  # prompt_tokens N [VOCAB]
+  local n=$1 vocab=${2:-151643} i ids=""
+  for ((i = 0; i < n; i++)); do ids+="${ids:+,}$(( (i * 7919 + 101) % vocab ))"; done
   echo "$ids"
 }
 
@@ -32,14 +34,28 @@ synth_available() {
 preset_sets() {  # preset_sets PRESET -> the --set arguments
   case "$1" in
     qwen3-*) echo "--set hidden_size=64 --set intermediate_size=128 --set num_attention_heads=4 --set num_key_value_heads=2 --set head_dim=32" ;;
+    # head_dim 16 = hidden / heads (these configs have no head_dim key)
+    qwen2*|deepseek-llm-*|yi-*) echo "--set hidden_size=64 --set intermediate_size=128 --set num_attention_heads=4 --set num_key_value_heads=2" ;;
+    # head_dim 32 != hidden / heads, as in the releases; GLM rotates half of it
+    glm-4-*|ernie-4.5-0.3b) echo "--set hidden_size=64 --set intermediate_size=128 --set num_attention_heads=4 --set num_key_value_heads=2 --set head_dim=32" ;;
+    baichuan*) echo "--set hidden_size=64 --set intermediate_size=128 --set num_attention_heads=4" ;;
     *) echo "" ;;
   esac
 }
 
-synth_model() {  # synth_model PRESET FORMAT OUT SEED
-  local preset=$1 format=$2 out=$3 seed=$4
+# Layer count for a preset: 2, except Baichuan, where llama.cpp picks rope (7B) or ALiBi (13B) by
+# the layer count alone (32 or 40; any other depth gets neither), so those keep their real depth.
+preset_layers() {  # preset_layers PRESET
+  case "$1" in
+    baichuan2-7b) echo 32 ;;
+    *) echo 2 ;;
+  esac
+}
+
+synth_model() {  # synth_model PRESET FORMAT OUT SEED [LAYERS]   (default: preset_layers)
+  local preset=$1 format=$2 out=$3 seed=$4 layers=${5:-$(preset_layers "$1")}
   # shellcheck disable=SC2046
-  "$BUILD/dragon" synth "$preset" --format "$format" --dtype f32 --layers 2 --seed "$seed" \
+  "$BUILD/dragon" synth "$preset" --format "$format" --dtype f32 --layers "$layers" --seed "$seed" \
     $(preset_sets "$preset") --out "$out"
 }
 

@@ -7,14 +7,17 @@
 #
 #   tests/oracle/run_oracle_crosscheck.sh [MODEL...]     (default: $ORACLE_PRESETS or the list below)
 #
-# A MODEL is a `dragon synth` preset name (small widths from preset_sets in oracle_common.sh), or
-# "tiny-qwen3" for make_tiny_qwen3.py. Later families: add their preset to DEFAULT_MODELS and their
-# widths to preset_sets.
+# A MODEL is a `dragon synth` preset name (small widths from preset_sets in oracle_common.sh,
+# depth from preset_layers), PRESET@LAYERS for another depth (baichuan2-7b@40 is Baichuan 2 13B's
+# ALiBi, which both llama.cpp and the reference choose by the 40 layers), or "tiny-qwen3" for
+# make_tiny_qwen3.py. Later families: add their preset to DEFAULT_MODELS and their widths to
+# preset_sets.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/oracle/oracle_common.sh
 
-DEFAULT_MODELS="tiny-qwen3 qwen3-0.6b"
+DEFAULT_MODELS="tiny-qwen3 qwen3-0.6b qwen2.5-0.5b qwen2.5-7b deepseek-llm-7b yi-6b glm-4-9b ernie-4.5-0.3b"
+DEFAULT_MODELS+=" baichuan2-7b baichuan2-7b@40"
 if (($#)); then models=("$@"); else read -r -a models <<<"${ORACLE_PRESETS:-$DEFAULT_MODELS}"; fi
 N_TOKENS=48
 MAX_REL_RMSE=1e-3
@@ -22,7 +25,6 @@ MAX_REL_RMSE=1e-3
 ensure_oracle
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-tokens=$(prompt_tokens $N_TOKENS)
 
 failed=()
 checked=0
@@ -35,13 +37,16 @@ for model in "${models[@]}"; do
   if [ "$model" = tiny-qwen3 ]; then
     "$PY" tests/oracle/make_tiny_qwen3.py --out "$dir" --seed "$seed"
   elif synth_available; then
-    synth_model "$model" gguf "$dir/model.gguf" "$seed" && synth_model "$model" hf "$dir/hf" "$seed" \
+    preset=${model%@*} layers=""
+    [[ "$model" == *@* ]] && layers=${model#*@}
+    synth_model "$preset" gguf "$dir/model.gguf" "$seed" $layers && synth_model "$preset" hf "$dir/hf" "$seed" $layers \
       || { failed+=("$model (synth)"); continue; }
   else
     echo "SKIP $model: dragon synth is not available yet"
     continue
   fi
   vocab=$(hf_vocab_size "$dir/hf")
+  tokens=$(prompt_tokens $N_TOKENS "$((vocab < 151643 ? vocab : 151643))")
   t0=$(date +%s.%N)
   "$ORACLE" --model "$dir/model.gguf" --tokens "$tokens" --out "$dir/llama.f32" --threads "$THREADS" \
     || { failed+=("$model (llama_oracle)"); continue; }

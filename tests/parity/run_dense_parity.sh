@@ -9,6 +9,8 @@
 #   Q8_0 / Q4_K one-token logits (rel RMSE <= 1e-5); Q8_0 32-token greedy generation identical
 #   HF F32  vs PyTorch reference (float64): rel RMSE <= 1e-4, argmax equal
 #   HF BF16 vs PyTorch reference:           rel RMSE <= 1e-2
+#   Qwen2.5, Llama-architecture (DeepSeek LLM, Yi), GLM-4-0414, ERNIE 4.5 and Baichuan 2 (rope at
+#   32 layers, ALiBi at 40) HF F32 vs PyTorch reference (float64): rel RMSE <= 1e-4, argmax equal
 #   Qwen2.5, Llama-architecture (DeepSeek LLM), GLM-4-0414 and ERNIE 4.5 GGUF F32 vs llama_oracle,
 #   logits (rel RMSE <= 1e-3, argmax equal) and 32-token greedy generation; Baichuan 2 with rope
 #   (32 layers) and ALiBi (40 layers) logits
@@ -109,6 +111,26 @@ check $CMP "$work/dragon-hf-f32.f32" "$work/ref-f32.f32" --tokens "$N_TOKENS" --
   --label "HF F32 dragon vs PyTorch" --max-rel-rmse 1e-4
 check $CMP "$work/dragon-hf-bf16.f32" "$work/ref-bf16.f32" --tokens "$N_TOKENS" --vocab $vocab \
   --label "HF BF16 dragon vs PyTorch" --max-rel-rmse 1e-2 --tie-gap $TIE_GAP
+
+# Widths and depths of tests/oracle's crosscheck (preset_sets / preset_layers), 32 positions;
+# MODEL@LAYERS overrides the depth (Baichuan's ALiBi comes with 40 layers).
+echo "== other dense families: HF F32 vs the PyTorch reference =="
+families_start=$(date +%s.%N)
+for family_model in qwen2.5-0.5b qwen2.5-7b deepseek-llm-7b yi-6b glm-4-9b ernie-4.5-0.3b baichuan2-7b baichuan2-7b@40; do
+  family_preset=${family_model%@*} family_layers=""
+  [[ "$family_model" == *@* ]] && family_layers=${family_model#*@}
+  synth_model "$family_preset" hf "$work/hf-family" 13 $family_layers >/dev/null
+  fv=$(hf_vocab_size "$work/hf-family")
+  ftokens=$(prompt_tokens 32 "$((fv < 151643 ? fv : 151643))")
+  "$PY" tests/reference/reference_logits.py --model "$work/hf-family" --tokens "$ftokens" --out "$work/ref-family.f32" \
+    --dtype float64 --threads 1 >/dev/null
+  "$DRAGON" logits --model "$work/hf-family" --tokens "$ftokens" --out "$work/dragon-family.f32" --kv-type f32 \
+    --threads "$THREADS_DRAGON" 2>/dev/null
+  check $CMP "$work/dragon-family.f32" "$work/ref-family.f32" --tokens 32 --vocab "$fv" \
+    --label "$family_model HF F32 dragon vs PyTorch" --max-rel-rmse 1e-4
+  rm -rf "$work/hf-family"
+done
+echo "HF families vs PyTorch: $(echo "$(date +%s.%N) - $families_start" | bc) s"
 
 echo "== other dense families: GGUF F32 vs llama.cpp =="
 for preset in qwen2.5-0.5b deepseek-llm-7b glm-4-9b ernie-4.5-0.3b; do

@@ -52,14 +52,34 @@ def apply_rope_neox(x, cos, sin):
     return x * cos[None] + rotate_half(x) * sin[None]
 
 
-def causal_attention(q, k, v, scale):
+def rotate_half_adjacent(x):
+    """GLM-style rotate_half: pairs (2i, 2i+1) rotate together (llama.cpp's NORM mode)."""
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    return torch.stack((-x2, x1), dim=-1).flatten(-2)
+
+
+def apply_rope_adjacent(x, cos, sin):
+    """x: [heads, tokens, dim]; cos/sin from rope_cos_sin over rotary_dim <= dim. As the GLM-4 /
+    ERNIE 4.5 apply_rotary_pos_emb: the half-frequencies are repeated pairwise (frequency i
+    drives dims 2i and 2i+1); dims past rotary_dim pass through unrotated."""
+    rotary_dim = cos.shape[-1]
+    cos = cos[:, : rotary_dim // 2].repeat_interleave(2, dim=-1)[None]
+    sin = sin[:, : rotary_dim // 2].repeat_interleave(2, dim=-1)[None]
+    rotated, passed = x[..., :rotary_dim], x[..., rotary_dim:]
+    return torch.cat((rotated * cos + rotate_half_adjacent(rotated) * sin, passed), dim=-1)
+
+
+def causal_attention(q, k, v, scale, score_bias=None):
     """q: [heads, T, d], k/v: [kv_heads, T, d] (GQA: each kv head serves heads/kv_heads query
-    heads, as HF repeat_kv). Returns [T, heads * d_v]."""
+    heads, as HF repeat_kv). score_bias: optional [heads, T, T] added to the scaled scores
+    (ALiBi). Returns [T, heads * d_v]."""
     n_heads, n_tokens, _ = q.shape
     groups = n_heads // k.shape[0]
     k = k.repeat_interleave(groups, dim=0)
     v = v.repeat_interleave(groups, dim=0)
     scores = (q @ k.transpose(1, 2)) * scale
+    if score_bias is not None:
+        scores = scores + score_bias
     future = torch.triu(torch.ones(n_tokens, n_tokens, dtype=torch.bool), diagonal=1)
     scores = scores.masked_fill(future, -math.inf)
     probs = torch.softmax(scores, dim=-1)

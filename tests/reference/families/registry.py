@@ -2,4 +2,9 @@
 
 ARCHITECTURES = {
     "Qwen3ForCausalLM": "qwen3",
+    "Qwen2ForCausalLM": "qwen2",
+    "LlamaForCausalLM": "llama",
+    "Glm4ForCausalLM": "glm4",
+    "Ernie4_5ForCausalLM": "ernie4_5",
+    "BaichuanForCausalLM": "baichuan",
 }
