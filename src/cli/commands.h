@@ -21,5 +21,6 @@ void register_tokenize(CLI::App& app, const SetRunner& set_runner);
 void register_template(CLI::App& app, const SetRunner& set_runner);
 void register_logits(CLI::App& app, const SetRunner& set_runner);
 void register_generate(CLI::App& app, const SetRunner& set_runner);
+void register_run(CLI::App& app, const SetRunner& set_runner);
 
 }  // namespace dragon::cli

@@ -1,6 +1,9 @@
 // dragon generate --model M --tokens 1,2,3 -n 64 [--threads N] [--kv-type f32|f16]
-// Greedy decoding through the KV cache; prints the generated ids comma-separated on one line
-// (the format of llama_oracle --generate).
+//                 [--temp T --top-k K --top-p P --min-p P --repeat-penalty R
+//                  --presence-penalty X --frequency-penalty X --seed S]
+// Decoding through the KV cache; prints the generated ids comma-separated on one line (the
+// format of llama_oracle --generate). Greedy by default, exactly the generate_greedy path; any
+// sampling flag goes through the sampler (src/runtime/sampler.h), which never stops early here.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -11,6 +14,7 @@
 #include "cli/model_run_options.h"
 #include "runtime/generation.h"
 #include "runtime/model.h"
+#include "runtime/sampler.h"
 #include "util/error.h"
 
 namespace dragon::cli {
@@ -20,6 +24,7 @@ namespace {
 struct GenerateOptions {
   ModelRunOptions run;
   int64_t n = 64;
+  SamplingParams sampling;
 };
 
 int run_generate(const GenerateOptions& o) {
@@ -39,7 +44,13 @@ int run_generate(const GenerateOptions& o) {
   if (needed > cache.n_ctx()) fail("the prompt and -n {} need {} positions, more than --ctx {}", o.n, needed, cache.n_ctx());
   ThreadPool pool(o.run.threads);
   const auto start = std::chrono::steady_clock::now();
-  const std::vector<int32_t> out = generate_greedy(*model, prompt, o.n, cache, pool);
+  std::vector<int32_t> out;
+  if (o.sampling.greedy() && !o.sampling.has_logit_changes()) {
+    out = generate_greedy(*model, prompt, o.n, cache, pool);
+  } else {
+    Sampler sampler(o.sampling, c.vocab_size);
+    out = generate_sampled(*model, prompt, o.n, cache, pool, sampler);
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fmt::print("{}\n", fmt::join(out, ","));
   fmt::print(stderr, "generate: {} prompt + {} generated tokens in {:.2f} s\n", n_prompt, out.size(), seconds);
@@ -50,9 +61,18 @@ int run_generate(const GenerateOptions& o) {
 
 void register_generate(CLI::App& app, const SetRunner& set_runner) {
   auto options = std::make_shared<GenerateOptions>();
-  CLI::App* cmd = app.add_subcommand("generate", "greedy decoding of token ids through the KV cache");
+  CLI::App* cmd = app.add_subcommand("generate", "decoding of token ids through the KV cache (greedy unless sampling flags are given)");
   options->run.add_to(*cmd);
   cmd->add_option("-n,--n-predict", options->n, "tokens to generate")->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  SamplingParams& s = options->sampling;
+  cmd->add_option("--temp", s.temperature, "temperature (0 = greedy)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-k", s.top_k, "keep the k most likely tokens (0 = off)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-p", s.top_p, "keep the smallest set with this much mass (1 = off)")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--min-p", s.min_p, "drop tokens below min_p * the top probability (0 = off)")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--repeat-penalty", s.repetition_penalty, "HF repetition penalty over prompt and output (1 = off)");
+  cmd->add_option("--presence-penalty", s.presence_penalty, "OpenAI presence penalty (0 = off)");
+  cmd->add_option("--frequency-penalty", s.frequency_penalty, "OpenAI frequency penalty (0 = off)");
+  cmd->add_option("--seed", s.seed, "sampling seed");
   cmd->callback([options, set_runner] { set_runner([options] { return run_generate(*options); }); });
 }
 

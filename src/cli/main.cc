@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   dragon::cli::register_template(app, set_runner);
   dragon::cli::register_logits(app, set_runner);
   dragon::cli::register_generate(app, set_runner);
+  dragon::cli::register_run(app, set_runner);
 
   try {
     app.parse(argc, argv);

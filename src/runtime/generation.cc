@@ -67,4 +67,25 @@ std::vector<int32_t> generate_greedy(Model& model, const std::vector<int32_t>& p
   return out;
 }
 
+std::vector<int32_t> generate_sampled(Model& model, const std::vector<int32_t>& prompt, int64_t n, KVCache& cache,
+                                      ThreadPool& pool, Sampler& sampler, const std::function<bool(int32_t)>& on_token) {
+  check_tokens(prompt, model.config().vocab_size);
+  sampler.add_prompt(prompt);
+  Batch batch;
+  for (size_t i = 0; i < prompt.size(); ++i) batch.add(prompt[i], static_cast<int64_t>(i), 0, i + 1 == prompt.size());
+  Activations logits = model.forward(batch, cache, pool);
+  std::vector<int32_t> out;
+  for (int64_t step = 0; step < n; ++step) {
+    const int32_t next = sampler.sample(logits.row(0));
+    sampler.accept(next);
+    out.push_back(next);
+    if (on_token && !on_token(next)) break;
+    if (step + 1 == n) break;
+    Batch one;
+    one.add(next, static_cast<int64_t>(prompt.size()) + step, 0, true);
+    logits = model.forward(one, cache, pool);
+  }
+  return out;
+}
+
 }  // namespace dragon

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "runtime/model.h"
+#include "runtime/sampler.h"
 
 namespace dragon {
 
@@ -25,5 +27,14 @@ int32_t argmax(const float* row, int64_t n);
 // Prefills the prompt in one batch, then `n` greedy steps of one token each.
 std::vector<int32_t> generate_greedy(Model& model, const std::vector<int32_t>& prompt, int64_t n, KVCache& cache,
                                      ThreadPool& pool);
+
+// Prefills the prompt in one batch, then draws up to `n` tokens with `sampler` (which is told
+// the prompt for its repetition penalty and accepts each drawn token). `on_token` sees each
+// token as it is drawn and returns false to stop there (EOS, a stop string); the token it
+// stopped on is part of the result. With greedy default parameters the tokens equal
+// generate_greedy's.
+std::vector<int32_t> generate_sampled(Model& model, const std::vector<int32_t>& prompt, int64_t n, KVCache& cache,
+                                      ThreadPool& pool, Sampler& sampler,
+                                      const std::function<bool(int32_t)>& on_token = nullptr);
 
 }  // namespace dragon
