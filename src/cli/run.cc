@@ -118,14 +118,14 @@ void write_out(const std::string& text) {
 
 int run_run(RunOptions o) {
   if (o.prompt.empty()) o.prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  // The model first: an architecture without a forward pass is the error worth reporting.
+  auto model = build_model(open_model(o.model));
+  const ModelConfig& c = model->config();
   const chat::ModelTemplate tmpl = chat::load_model_template(o.model);
   const std::unique_ptr<Tokenizer> tok = load_tokenizer(o.model);
   const nlohmann::json gen = read_generation_config(o.model);
   const std::vector<int32_t> prompt = tok->encode(render_prompt(tmpl, o.system, o.prompt), false, true);
   if (prompt.empty()) fail("the rendered prompt has no tokens");
-
-  auto model = build_model(open_model(o.model));
-  const ModelConfig& c = model->config();
   check_tokens(prompt, c.vocab_size);
   const int64_t n_ctx = o.ctx ? o.ctx : c.context_length;
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
@@ -181,7 +181,7 @@ void register_run(CLI::App& app, const SetRunner& set_runner) {
   cmd->add_option("--presence-penalty", o->presence_penalty, "OpenAI presence penalty");
   cmd->add_option("--frequency-penalty", o->frequency_penalty, "OpenAI frequency penalty");
   cmd->add_option("--seed", o->seed, "sampling seed");
-  cmd->add_option("--stop", o->stops, "stop when this text appears (not printed); repeatable");
+  cmd->add_option("--stop", o->stops, "stop when this text appears (not printed); repeatable")->allow_extra_args(false);
   cmd->add_flag("--show-tokens", o->show_tokens, "print the prompt and generated token ids to stderr");
   cmd->callback([o, set_runner] { set_runner([o] { return run_run(*o); }); });
 }

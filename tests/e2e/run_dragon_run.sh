@@ -6,7 +6,9 @@
 #  3. greedy `dragon run --temp 0` feeds the tokens `dragon template` + `dragon tokenize
 #     --no-add-special` give, and generates the tokens `dragon generate` gives for them (up to
 #     the EOS where run stops);
-#  4. a prompt over --ctx exits 1 with an error naming the context.
+#  4. a prompt over --ctx exits 1 with an error naming the context;
+#  5. --stop with a piece of the seed-1 answer prints the answer up to that piece;
+#  6. an architecture dragon cannot run (bert) exits 1 naming it.
 # Prints the figures it measured; exits non-zero on the first failed check.
 set -euo pipefail
 BUILD="${DRAGON_BUILD:-build}"
@@ -71,4 +73,38 @@ set -e
 [ "$code" = 1 ] || fail "prompt over --ctx 4 exited $code, want 1"
 grep -q "context" "$TMP/ctx.err" || fail "prompt over --ctx: message does not name the context: $(cat "$TMP/ctx.err")"
 echo "  prompt over --ctx 4: exit 1, $(head -1 "$TMP/ctx.err")"
+# 5. --stop: a stop string spanning tokens of the seed-1 answer ends the output just before it
+#    (the same seed draws the same tokens up to there).
+"$PY" - "$TMP/a.txt" "$TMP/stop.txt" <<'PYEOF' || fail "no stop string to pick from the seed-1 answer"
+import sys
+text = open(sys.argv[1], encoding="utf-8").read().rstrip("\n")
+chars = list(text)
+assert len(chars) >= 8, f"answer too short: {text!r}"
+# A 4-character stop string (long enough to span tokens) whose first occurrence is as late as
+# possible (a random model repeats itself, so a piece from the middle may occur earlier too).
+stop = max(("".join(chars[i:i + 4]) for i in range(1, len(chars) - 3)), key=text.find)
+assert text.find(stop) > 0
+open(sys.argv[2], "w", encoding="utf-8").write(stop)
+PYEOF
+stop=$(cat "$TMP/stop.txt")
+"$DRAGON" run --model "$MODEL" -n 16 --seed 1 --temp 0.8 --stop "$stop" "你好" >"$TMP/s.txt" 2>/dev/null
+"$PY" - "$TMP/a.txt" "$TMP/s.txt" "$stop" <<'PYEOF' || fail "--stop did not cut the answer before the stop string"
+import sys
+full = open(sys.argv[1], encoding="utf-8").read().rstrip("\n")
+cut = open(sys.argv[2], encoding="utf-8").read().rstrip("\n")
+stop = sys.argv[3]
+want = full[:full.find(stop)]
+assert cut == want, f"got {cut!r}, want {want!r}"
+print(f"  --stop {stop!r}: output cut to {len(cut.encode())} of {len(full.encode())} bytes")
+PYEOF
+
+# 6. an architecture without a forward pass fails cleanly.
+"$PY" tests/e2e/write_unknown_arch_gguf.py build/llama.cpp/gguf-py "$TMP/bert.gguf" >/dev/null
+set +e
+"$DRAGON" run --model "$TMP/bert.gguf" "hi" >/dev/null 2>"$TMP/arch.err"
+code=$?
+set -e
+[ "$code" = 1 ] || fail "unknown architecture exited $code, want 1"
+grep -q "bert" "$TMP/arch.err" || fail "unknown architecture: message does not name it: $(cat "$TMP/arch.err")"
+echo "  unknown architecture: exit 1, $(head -1 "$TMP/arch.err")"
 echo "PASS run_dragon_run"
