@@ -136,6 +136,13 @@ int run_run(RunOptions o) {
   KVCache cache(c, n_prompt + std::max<int64_t>(n - 1, 0), 1, o.kv_type == "f32" ? CacheType::F32 : CacheType::F16);
   ThreadPool pool(o.threads);
   Sampler sampler(sampling_params(o, gen), c.vocab_size);
+  const SamplingParams& sp = sampler.params();
+  const char* origin = gen.is_object() ? "generation_config.json + flags" : "flags";
+  if (sp.greedy())
+    fmt::print(stderr, "run: greedy ({})\n", origin);
+  else
+    fmt::print(stderr, "run: sampling temperature {} top_k {} top_p {} min_p {} seed {} ({})\n", sp.temperature,
+               sp.top_k, sp.top_p, sp.min_p, sp.seed, origin);
   const std::vector<int32_t> eos = eos_ids(*tok, tmpl, gen);
 
   StreamingDecoder decoder(*tok, /*skip_special_tokens=*/true);

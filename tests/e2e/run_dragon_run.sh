@@ -8,7 +8,8 @@
 #     the EOS where run stops);
 #  4. a prompt over --ctx exits 1 with an error naming the context;
 #  5. --stop with a piece of the seed-1 answer prints the answer up to that piece;
-#  6. an architecture dragon cannot run (bert) exits 1 naming it.
+#  6. an architecture dragon cannot run (bert) exits 1 naming it;
+#  7. on an HF directory the sampling defaults come from generation_config.json.
 # Prints the figures it measured; exits non-zero on the first failed check.
 set -euo pipefail
 BUILD="${DRAGON_BUILD:-build}"
@@ -107,4 +108,14 @@ set -e
 [ "$code" = 1 ] || fail "unknown architecture exited $code, want 1"
 grep -q "bert" "$TMP/arch.err" || fail "unknown architecture: message does not name it: $(cat "$TMP/arch.err")"
 echo "  unknown architecture: exit 1, $(head -1 "$TMP/arch.err")"
+# 7. an HF directory: the sampling defaults come from its generation_config.json (Qwen3's:
+#    temperature 0.6, top_k 20, top_p 0.95), and --temp 0 overrides them.
+"$DRAGON" synth qwen3-0.6b --format hf --layers 2 --set hidden_size=64 --set intermediate_size=128 \
+  --set num_attention_heads=4 --set num_key_value_heads=2 --set head_dim=32 --dtype bf16 --seed 5 --out "$TMP/hf" >/dev/null
+"$DRAGON" run --model "$TMP/hf" -n 4 --seed 1 "你好" >/dev/null 2>"$TMP/hf.err" || { cat "$TMP/hf.err"; fail "run on an HF directory"; }
+grep -q "^run: sampling temperature 0.6 top_k 20 top_p 0.95 " "$TMP/hf.err" ||
+  fail "generation_config.json not used: $(grep '^run:' "$TMP/hf.err" | head -1)"
+"$DRAGON" run --model "$TMP/hf" -n 4 --temp 0 "你好" >/dev/null 2>"$TMP/hf0.err"
+grep -q "^run: greedy" "$TMP/hf0.err" || fail "--temp 0 did not override generation_config.json"
+echo "  HF directory: $(head -1 "$TMP/hf.err"); with --temp 0: $(head -1 "$TMP/hf0.err")"
 echo "PASS run_dragon_run"
