@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 APT_PACKAGES=(
-  build-essential cmake ninja-build pkg-config git ca-certificates
+  build-essential cmake ninja-build pkg-config git ca-certificates bc
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev
   libpcre2-dev libutf8proc-dev libhwy-dev
   python3 python3-numpy python3-torch python3-jinja2 python3-regex
