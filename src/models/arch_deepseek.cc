@@ -80,15 +80,8 @@ ArchSpec make_deepseek_arch() {
     std::vector<HFTensorSpec> out;
     arch::add_embedding(out, c);
     for (int64_t il = 0; il < c.n_layers; ++il) {
-      const std::string mlp = arch::hf_layer(il) + "mlp.";
       arch::add_attention(out, c, il, kAttention);
-      if (!c.layer_is_moe(il)) {
-        arch::add_dense_ffn(out, c, mlp, c.intermediate_size);
-        continue;
-      }
-      arch::add_experts(out, c, mlp + "experts.", c.n_experts, c.moe_intermediate_size);
-      out.push_back(arch::hf_router(mlp + "gate.weight", c.n_experts, c.hidden_size));
-      if (c.n_shared_experts > 0) arch::add_dense_ffn(out, c, mlp + "shared_experts.", c.shared_expert_intermediate_size);
+      arch::add_deepseek_moe_ffn(out, c, il);  // no e_score_correction_bias in DeepSeek-MoE
     }
     arch::add_output(out, c);
     return out;
@@ -98,16 +91,8 @@ ArchSpec make_deepseek_arch() {
     std::vector<GGUFTensorPlan> out;
     arch::plan_embedding(out, c);
     for (int64_t il = 0; il < c.n_layers; ++il) {
-      const std::string mlp = arch::hf_layer(il) + "mlp.";
       arch::plan_attention(out, c, il, kAttention, /*permute_qk=*/true);
-      if (!c.layer_is_moe(il)) {
-        arch::plan_dense_ffn(out, c, il, mlp, c.intermediate_size);
-        continue;
-      }
-      arch::plan_router(out, c, il, mlp + "gate.weight");
-      arch::plan_experts(out, c, il, mlp + "experts.", c.n_experts, c.moe_intermediate_size);
-      if (c.n_shared_experts > 0)
-        arch::plan_dense_ffn(out, c, il, mlp + "shared_experts.", c.shared_expert_intermediate_size, "_shexp");
+      arch::plan_deepseek_moe_ffn(out, c, il);
     }
     arch::plan_output(out, c);
     return out;

@@ -85,21 +85,6 @@ void add_mla_attention(std::vector<HFTensorSpec>& out, const ModelConfig& c, int
   out.push_back(hf_norm(p + "post_attention_layernorm.weight", c.hidden_size));
 }
 
-// The FFN of layer il (dense or DeepSeekMoE), HF side.
-void add_ffn(std::vector<HFTensorSpec>& out, const ModelConfig& c, int64_t il) {
-  using namespace arch;
-  const std::string mlp = hf_layer(il) + "mlp.";
-  if (!c.layer_is_moe(il)) {
-    add_dense_ffn(out, c, mlp, c.intermediate_size);
-    return;
-  }
-  add_experts(out, c, mlp + "experts.", c.n_experts, c.moe_intermediate_size);
-  out.push_back(hf_router(mlp + "gate.weight", c.n_experts, c.hidden_size));
-  if (c.expert_score_bias)
-    out.push_back(hf_expert_bias(mlp + "gate.e_score_correction_bias", {c.n_experts}, kSigmoidScoreBiasStd));
-  if (c.n_shared_experts > 0) add_dense_ffn(out, c, mlp + "shared_experts.", c.shared_expert_intermediate_size);
-}
-
 GGUFTensorPlan plan_kv_b_half(const ModelConfig& c, int64_t il, bool key) {
   const std::string hf = arch::hf_layer(il) + "self_attn.kv_b_proj.weight";
   GGUFTensorPlan plan;
@@ -139,20 +124,6 @@ void plan_mla_attention(std::vector<GGUFTensorPlan>& out, const ModelConfig& c, 
   out.push_back(plan_kv_b_half(c, il, /*key=*/false));
   out.push_back(plan_copy(g + "attn_output.weight", a + "o_proj.weight", {c.hidden_size, c.n_heads * c.v_head_dim}));
   out.push_back(plan_copy(g + "ffn_norm.weight", h + "post_attention_layernorm.weight", {c.hidden_size}, false));
-}
-
-void plan_ffn(std::vector<GGUFTensorPlan>& out, const ModelConfig& c, int64_t il) {
-  using namespace arch;
-  const std::string mlp = hf_layer(il) + "mlp.";
-  if (!c.layer_is_moe(il)) {
-    plan_dense_ffn(out, c, il, mlp, c.intermediate_size);
-    return;
-  }
-  plan_router(out, c, il, mlp + "gate.weight");
-  if (c.expert_score_bias) plan_expert_bias(out, il, mlp + "gate.e_score_correction_bias", {c.n_experts});
-  plan_experts(out, c, il, mlp + "experts.", c.n_experts, c.moe_intermediate_size);
-  if (c.n_shared_experts > 0)
-    plan_dense_ffn(out, c, il, mlp + "shared_experts.", c.shared_expert_intermediate_size, "_shexp");
 }
 
 // DeepseekV2Model.set_gguf_parameters, in its order, after the common keys.
@@ -240,7 +211,7 @@ ArchSpec make_deepseek2_arch() {
     arch::add_embedding(out, c);
     for (int64_t il = 0; il < c.n_layers + c.n_nextn_layers; ++il) {
       add_mla_attention(out, c, il);
-      add_ffn(out, c, il);
+      arch::add_deepseek_moe_ffn(out, c, il);
       if (il >= c.n_layers) arch::add_nextn_extras(out, c, il);  // V3's MTP block
     }
     arch::add_output(out, c);
@@ -252,7 +223,7 @@ ArchSpec make_deepseek2_arch() {
     arch::plan_embedding(out, c);
     for (int64_t il = 0; il < c.n_layers; ++il) {  // the MTP layers are dropped, like the converter
       plan_mla_attention(out, c, il);
-      plan_ffn(out, c, il);
+      arch::plan_deepseek_moe_ffn(out, c, il);
     }
     arch::plan_output(out, c);
     return out;

@@ -26,33 +26,6 @@ namespace {
 // GLM-4.5 has q/k/v biases and no o_proj bias, whatever attention_bias says about o_proj.
 arch::AttentionLayout glm_attention(const ModelConfig& c) { return arch::AttentionLayout{c.attention_bias, false, c.qk_norm}; }
 
-void add_ffn(std::vector<HFTensorSpec>& out, const ModelConfig& c, int64_t il) {
-  using namespace arch;
-  const std::string mlp = hf_layer(il) + "mlp.";
-  if (!c.layer_is_moe(il)) {
-    add_dense_ffn(out, c, mlp, c.intermediate_size);
-    return;
-  }
-  add_experts(out, c, mlp + "experts.", c.n_experts, c.moe_intermediate_size);
-  out.push_back(hf_router(mlp + "gate.weight", c.n_experts, c.hidden_size));
-  out.push_back(hf_expert_bias(mlp + "gate.e_score_correction_bias", {c.n_experts}, kSigmoidScoreBiasStd));
-  if (c.n_shared_experts > 0) add_dense_ffn(out, c, mlp + "shared_experts.", c.shared_expert_intermediate_size);
-}
-
-void plan_ffn(std::vector<GGUFTensorPlan>& out, const ModelConfig& c, int64_t il) {
-  using namespace arch;
-  const std::string mlp = hf_layer(il) + "mlp.";
-  if (!c.layer_is_moe(il)) {
-    plan_dense_ffn(out, c, il, mlp, c.intermediate_size);
-    return;
-  }
-  plan_router(out, c, il, mlp + "gate.weight");
-  plan_expert_bias(out, il, mlp + "gate.e_score_correction_bias", {c.n_experts});
-  plan_experts(out, c, il, mlp + "experts.", c.n_experts, c.moe_intermediate_size);
-  if (c.n_shared_experts > 0)
-    plan_dense_ffn(out, c, il, mlp + "shared_experts.", c.shared_expert_intermediate_size, "_shexp");
-}
-
 }  // namespace
 
 ArchSpec make_glm4moe_arch() {
@@ -134,7 +107,7 @@ ArchSpec make_glm4moe_arch() {
     arch::add_embedding(out, c);
     for (int64_t il = 0; il < c.n_layers + c.n_nextn_layers; ++il) {
       arch::add_attention(out, c, il, glm_attention(c));
-      add_ffn(out, c, il);
+      arch::add_deepseek_moe_ffn(out, c, il);
       if (il >= c.n_layers) arch::add_nextn_extras(out, c, il);
     }
     arch::add_output(out, c);
@@ -147,7 +120,7 @@ ArchSpec make_glm4moe_arch() {
     for (int64_t il = 0; il < c.n_layers + c.n_nextn_layers; ++il) {
       arch::plan_attention(out, c, il, glm_attention(c));
       arch::rename_plan(out, arch::gguf_layer(il) + "ffn_norm.weight", arch::gguf_layer(il) + "post_attention_norm.weight");
-      plan_ffn(out, c, il);
+      arch::plan_deepseek_moe_ffn(out, c, il);
       if (il >= c.n_layers) arch::plan_nextn_extras(out, c, il);
     }
     arch::plan_output(out, c);

@@ -172,4 +172,30 @@ int64_t hf_uniform_int(const json& hf, const std::string& key, std::optional<int
   return first;
 }
 
+void add_deepseek_moe_ffn(std::vector<HFTensorSpec>& out, const ModelConfig& c, int64_t il) {
+  const std::string mlp = hf_layer(il) + "mlp.";
+  if (!c.layer_is_moe(il)) {
+    add_dense_ffn(out, c, mlp, c.intermediate_size);
+    return;
+  }
+  add_experts(out, c, mlp + "experts.", c.n_experts, c.moe_intermediate_size);
+  out.push_back(hf_router(mlp + "gate.weight", c.n_experts, c.hidden_size));
+  if (c.expert_score_bias)
+    out.push_back(hf_expert_bias(mlp + "gate.e_score_correction_bias", {c.n_experts}, kSigmoidScoreBiasStd));
+  if (c.n_shared_experts > 0) add_dense_ffn(out, c, mlp + "shared_experts.", c.shared_expert_intermediate_size);
+}
+
+void plan_deepseek_moe_ffn(std::vector<GGUFTensorPlan>& out, const ModelConfig& c, int64_t il) {
+  const std::string mlp = hf_layer(il) + "mlp.";
+  if (!c.layer_is_moe(il)) {
+    plan_dense_ffn(out, c, il, mlp, c.intermediate_size);
+    return;
+  }
+  plan_router(out, c, il, mlp + "gate.weight");
+  if (c.expert_score_bias) plan_expert_bias(out, il, mlp + "gate.e_score_correction_bias", {c.n_experts});
+  plan_experts(out, c, il, mlp + "experts.", c.n_experts, c.moe_intermediate_size);
+  if (c.n_shared_experts > 0)
+    plan_dense_ffn(out, c, il, mlp + "shared_experts.", c.shared_expert_intermediate_size, "_shexp");
+}
+
 }  // namespace dragon::arch

@@ -108,4 +108,12 @@ void write_expert_counts(const ModelConfig& c, GGUFWriter& w);
 int64_t hf_uniform_int(const json& hf, const std::string& key, std::optional<int64_t> fallback, int64_t min,
                        int64_t max);
 
+// ---------------------------------------------------------------------------------------------
+// The DeepSeekMoE FFN of layer il, which DeepSeek-MoE, DeepSeek-V2/V3 and GLM-4.5 share: the dense
+// mlp in the first_k_dense_replace layers; otherwise routed experts, the router, the
+// e_score_correction_bias when c.expert_score_bias, and the fused shared experts. HF side in HF's
+// order, GGUF side in llama.cpp's (router, bias, experts, shared).
+void add_deepseek_moe_ffn(std::vector<HFTensorSpec>& out, const ModelConfig& c, int64_t il);
+void plan_deepseek_moe_ffn(std::vector<GGUFTensorPlan>& out, const ModelConfig& c, int64_t il);
+
 }  // namespace dragon::arch
