@@ -8,7 +8,8 @@ ROOT=$(pwd)
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates bc
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev
-  libpcre2-dev libutf8proc-dev libhwy-dev
+  libpcre2-dev libutf8proc-dev libhwy-dev libcpp-httplib-dev libcurl4-openssl-dev
+  clang libfuzzer-14-dev fortunes-zh
   python3 python3-numpy python3-torch python3-jinja2 python3-regex
 )
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs)

@@ -5,6 +5,9 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace dragon::cli {
 
@@ -14,6 +17,16 @@ using Runner = std::function<int()>;
 
 // `set_runner` is called with the subcommand's runner when that subcommand was given.
 using SetRunner = std::function<void(Runner)>;
+
+// Subcommand files added later register themselves with one line at namespace scope, so that
+// several can be written at once without touching main.cc:
+//   const CommandRegistration kServe{"serve", register_serve};
+// main() adds them after the built-in ones, in name order.
+using RegisterFn = void (*)(CLI::App& app, const SetRunner& set_runner);
+struct CommandRegistration {
+  CommandRegistration(const char* name, RegisterFn fn);
+};
+std::vector<std::pair<std::string, RegisterFn>>& registered_commands();
 
 void register_info(CLI::App& app, const SetRunner& set_runner);
 void register_synth(CLI::App& app, const SetRunner& set_runner);

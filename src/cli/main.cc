@@ -2,12 +2,24 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <new>
 
 #include "cli/commands.h"
 #include "util/error.h"
+
+namespace dragon::cli {
+
+std::vector<std::pair<std::string, RegisterFn>>& registered_commands() {
+  static std::vector<std::pair<std::string, RegisterFn>> commands;  // built before main, in any TU order
+  return commands;
+}
+
+CommandRegistration::CommandRegistration(const char* name, RegisterFn fn) { registered_commands().emplace_back(name, fn); }
+
+}  // namespace dragon::cli
 
 int main(int argc, char** argv) {
   CLI::App app{"dragon: a private, self-hosted inference engine for open-weight LLMs"};
@@ -23,6 +35,9 @@ int main(int argc, char** argv) {
   dragon::cli::register_logits(app, set_runner);
   dragon::cli::register_generate(app, set_runner);
   dragon::cli::register_run(app, set_runner);
+  auto& more = dragon::cli::registered_commands();
+  std::sort(more.begin(), more.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [name, fn] : more) fn(app, set_runner);
 
   try {
     app.parse(argc, argv);
