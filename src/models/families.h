@@ -14,10 +14,16 @@ std::unique_ptr<Model> build_llama(OpenedModel opened);
 std::unique_ptr<Model> build_ernie4_5(OpenedModel opened);
 std::unique_ptr<Model> build_glm4(OpenedModel opened);
 std::unique_ptr<Model> build_baichuan(OpenedModel opened);
+std::unique_ptr<Model> build_qwen3moe(OpenedModel opened);
+std::unique_ptr<Model> build_deepseek(OpenedModel opened);
+std::unique_ptr<Model> build_ernie4_5_moe(OpenedModel opened);
 
 // The plain llama block (llama.cc) that Llama, Qwen2 and ERNIE 4.5 dense share. With
 // `converter_permuted_qk` the q/k rows are in llama.cpp's permuted layout, so rope pairs adjacent
 // values whatever the config says; otherwise the config's rope style applies as stored.
 std::unique_ptr<Model> build_llama_block(OpenedModel opened, bool converter_permuted_qk);
+// The same block with a MoE FFN (models/moe.h) in every layer ModelConfig::layer_is_moe names and
+// the dense SwiGLU MLP in the others (deepseek.cc): DeepSeek-MoE and ERNIE-4.5-MoE.
+std::unique_ptr<Model> build_llama_moe_block(OpenedModel opened, bool converter_permuted_qk);
 
 }  // namespace dragon

@@ -18,11 +18,14 @@ using Builder = std::function<std::unique_ptr<Model>(OpenedModel)>;
 const std::map<std::string, Builder>& builders() {
   static const std::map<std::string, Builder> table = {
       {"baichuan", build_baichuan},
+      {"deepseek", build_deepseek},
       {"ernie4_5", build_ernie4_5},
+      {"ernie4_5-moe", build_ernie4_5_moe},
       {"glm4", build_glm4},
       {"llama", build_llama},
       {"qwen2", build_qwen2},
       {"qwen3", build_qwen3},
+      {"qwen3moe", build_qwen3moe},
   };
   return table;
 }

@@ -67,4 +67,21 @@ MoeWeights load_moe(const Weights& w, const ModelConfig& c, int64_t il);
 Activations moe_ffn(const Activations& x, const MoeWeights& m, const ModelConfig& c, ThreadPool& pool,
                     Routing* routing_out = nullptr);
 
+// Implemented by the MoE families so a test can see the routing of every MoE layer of a
+// forward pass (model.h stays family-agnostic; tests reach it with dynamic_cast). While a trace
+// is set, each forward() clears it and appends one Routing per MoE layer, in layer order.
+class RoutingTraceable {
+ public:
+  virtual ~RoutingTraceable() = default;
+  void set_routing_trace(std::vector<Routing>* trace) { trace_ = trace; }
+
+ protected:
+  // The Routing* to pass to moe_ffn for the next MoE layer (nullptr when not tracing).
+  Routing* next_trace_slot() { return trace_ ? &trace_->emplace_back() : nullptr; }
+  void begin_trace() { if (trace_) trace_->clear(); }
+
+ private:
+  std::vector<Routing>* trace_ = nullptr;
+};
+
 }  // namespace dragon::blocks
