@@ -7,4 +7,7 @@ ARCHITECTURES = {
     "Glm4ForCausalLM": "glm4",
     "Ernie4_5ForCausalLM": "ernie4_5",
     "BaichuanForCausalLM": "baichuan",
+    "Qwen3MoeForCausalLM": "qwen3moe",
+    "DeepseekForCausalLM": "deepseek_moe",
+    "Ernie4_5_MoeForCausalLM": "ernie4_5_moe",
 }
