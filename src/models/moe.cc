@@ -74,6 +74,9 @@ Routing route(const Activations& router_logits, const ModelConfig& c, const std:
 }
 
 MoeWeights load_moe(const Weights& w, const ModelConfig& c, int64_t il) {
+  if (!c.is_moe() || c.n_experts_used < 1)
+    fail("architecture {} has MoE layers but the config names {} experts, {} used per token", c.arch, c.n_experts,
+         c.n_experts_used);
   const std::string p = fmt::format("blk.{}.", il);
   const int64_t n = c.n_experts, ff = c.moe_intermediate_size, hidden = c.hidden_size;
   MoeWeights m;
@@ -103,40 +106,43 @@ Activations moe_ffn(const Activations& x, const MoeWeights& m, const ModelConfig
   matmul(x, *m.router, logits, pool);  // the router stays F32 in every file, like llama.cpp's
   Routing r = route(logits, c, m.score_bias);
 
-  // Which (token, slot) pairs each expert serves, so it runs once over all of its tokens.
+  // Which (token, slot) pairs each expert serves, so it runs once over all of its tokens; an
+  // expert nobody chose is never read.
   std::vector<std::vector<int64_t>> served(static_cast<size_t>(c.n_experts));
   for (int64_t i = 0; i < r.n_tokens * r.k; ++i) served[r.experts[i]].push_back(i);
+  std::vector<int32_t> active;
+  for (int32_t e = 0; e < c.n_experts; ++e)
+    if (!served[e].empty()) active.push_back(e);
 
-  // Each expert's output for each (token, slot), weighted; summed per token in slot order below
-  // (the order llama.cpp adds them in).
-  Activations slot_out(r.n_tokens * r.k, x.cols);
-  for (int64_t e = 0; e < c.n_experts; ++e) {
+  // Expert e on its gathered tokens -> their down projections [n_served, hidden] (unweighted).
+  std::vector<Activations> outputs(active.size());
+  auto run_expert = [&](size_t a, ThreadPool& matmul_pool) {
+    const int32_t e = active[a];
     const std::vector<int64_t>& slots = served[e];
-    if (slots.empty()) continue;  // never read an expert nobody chose
     Activations xe(static_cast<int64_t>(slots.size()), x.cols);
     for (size_t j = 0; j < slots.size(); ++j) std::copy_n(x.row(slots[j] / r.k), x.cols, xe.row(j));
-    const TensorView gate_w = expert_slice(*m.gate_exps, e), up_w = expert_slice(*m.up_exps, e),
-                     down_w = expert_slice(*m.down_exps, e);
-    Activations gate, up, down;
-    matmul(xe, gate_w, gate, pool);
-    matmul(xe, up_w, up, pool);
+    Activations gate, up;
+    matmul(xe, expert_slice(*m.gate_exps, e), gate, matmul_pool);
+    matmul(xe, expert_slice(*m.up_exps, e), up, matmul_pool);
     for (size_t i = 0; i < gate.data.size(); ++i) gate.data[i] = silu(gate.data[i]) * up.data[i];
-    matmul(gate, down_w, down, pool);
-    for (size_t j = 0; j < slots.size(); ++j) {
-      const float weight = r.weights[slots[j]];
-      float* out = slot_out.row(slots[j]);
-      const float* d = down.row(j);
-      for (int64_t i = 0; i < x.cols; ++i) out[i] = weight * d[i];
-    }
+    matmul(gate, expert_slice(*m.down_exps, e), outputs[a], matmul_pool);
+  };
+  if (static_cast<int64_t>(active.size()) >= 2 * pool.size()) {
+    // Enough experts to share out whole (decode: top-k experts of one token): one job per thread
+    // instead of three small row-split matmuls per expert, each a wake-up of every thread.
+    pool.parallel_for(static_cast<int64_t>(active.size()), [&](int64_t begin, int64_t end) {
+      ThreadPool inline_pool(1);
+      for (int64_t a = begin; a < end; ++a) run_expert(static_cast<size_t>(a), inline_pool);
+    });
+  } else {
+    for (size_t a = 0; a < active.size(); ++a) run_expert(a, pool);
   }
 
   Activations y(x.rows, x.cols);
-  for (int64_t t = 0; t < x.rows; ++t) {
-    float* out = y.row(t);
-    for (int64_t s = 0; s < r.k; ++s) {
-      const float* o = slot_out.row(t * r.k + s);
-      for (int64_t i = 0; i < x.cols; ++i) out[i] += o[i];
-    }
+  for (size_t a = 0; a < active.size(); ++a) {
+    const std::vector<int64_t>& slots = served[active[a]];
+    for (size_t j = 0; j < slots.size(); ++j)
+      axpy(r.weights[slots[j]], outputs[a].row(static_cast<int64_t>(j)), y.row(slots[j] / r.k), x.cols);
   }
 
   if (m.shared.gate.weight) {
