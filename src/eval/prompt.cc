@@ -3,15 +3,20 @@
 namespace dragon::eval {
 
 std::string exam_header(const std::string& task, const ExamItem& item) {
-  const char* ask = "的单项选择题，请选出其中的正确答案。";
+  const std::string ask = "的单项选择题，请选出其中的正确答案。";
   if (task == "ceval") return "以下是中国关于" + item.subject_name + "考试" + ask;
   if (!item.subject_name.empty()) return "以下是关于" + item.subject_name + "考试" + ask;
-  return std::string("以下是") + (ask + 3);  // "以下是单项选择题，..." (drop the leading "的")
+  return "以下是单项选择题，请选出其中的正确答案。";
 }
 
 std::string format_question(const ExamItem& item, bool with_answer) {
   std::string text = item.question;
-  for (size_t i = 0; i < item.options.size(); ++i) text += "\n" + option_letter(i) + ". " + item.options[i];
+  for (size_t i = 0; i < item.options.size(); ++i) {
+    text += '\n';
+    text += option_letter(i);
+    text += ". ";
+    text += item.options[i];
+  }
   text += "\n答案：";
   if (with_answer) text += item.answer + "\n\n";
   return text;
