@@ -10,3 +10,12 @@ if(TARGET llama_oracle)
   target_include_directories(llama_tokenize_bench SYSTEM PRIVATE ${_bench_incs})
   target_link_libraries(llama_tokenize_bench PRIVATE ${_bench_libs})
 endif()
+
+# Kernel micro-benchmarks (Google Benchmark): GB/s of weights per format and ISA. Not part of
+# `all`: ninja -C build matmul_bench && build/matmul_bench
+find_package(benchmark QUIET)
+if(benchmark_FOUND)
+  add_executable(matmul_bench EXCLUDE_FROM_ALL ${CMAKE_CURRENT_LIST_DIR}/matmul_bench.cc)
+  target_link_libraries(matmul_bench PRIVATE dragon_core benchmark::benchmark)
+  set_target_properties(matmul_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}")
+endif()

@@ -1,6 +1,11 @@
 #include "kernels/matmul.h"
 
+#include <algorithm>
+
 #include "kernels/activation_rounding.h"
+#include "kernels/cpu_features.h"
+#include "kernels/dot_kernels.h"
+#include "kernels/quantize_activations.h"
 #include "kernels/vector_ops.h"
 #include "tensor/dequantize.h"
 #include "util/error.h"
@@ -40,13 +45,12 @@ struct WeightRows {
 
 }  // namespace
 
-void matmul(const Activations& x, const TensorView& w, Activations& y, ThreadPool& pool, const float* bias) {
-  const WeightRows weight(w);
-  if (weight.cols != x.cols)
-    fail("tensor {}: input has {} features, the weight expects {}", w.name, x.cols, weight.cols);
-  if (y.rows != x.rows || y.cols != weight.rows) y = Activations(x.rows, weight.rows);
+namespace {
+
+// Types without a row-dot kernel (Q2_K, Q3_K, Q4_1, Q5_0, Q5_1, IQ4_NL, F64, ...): dequantize one
+// weight row at a time and dot it with every token (activations rounded to the dot type first).
+void matmul_dequantized(const Activations& x, const WeightRows& weight, Activations& y, ThreadPool& pool, const float* bias) {
   const int64_t n_out = weight.rows, n_tok = x.rows;
-  // Quantized weights meet activations rounded to their 8-bit dot type (see activation_rounding.h).
   const Activations* input = &x;
   Activations rounded;
   if (const auto dot_type = activation_dot_type(weight.type)) {
@@ -60,6 +64,53 @@ void matmul(const Activations& x, const TensorView& w, Activations& y, ThreadPoo
       const float* wr = weight.row(o, buffer);
       const float b = bias ? bias[o] : 0.0f;
       for (int64_t t = 0; t < n_tok; ++t) y.data[t * n_out + o] = dot(input->row(t), wr, x.cols) + b;
+    }
+  });
+}
+
+// Rows of weight per tile: the tile's bytes stay in L1/L2 while every group of kMaxDotTokens
+// tokens passes over it, so a prefill reads each weight byte from memory once.
+int64_t rows_per_tile(uint64_t row_bytes) {
+  constexpr uint64_t kTileBytes = 32 * 1024;
+  return std::max<int64_t>(1, static_cast<int64_t>(kTileBytes / std::max<uint64_t>(row_bytes, 1)));
+}
+
+}  // namespace
+
+void matmul(const Activations& x, const TensorView& w, Activations& y, ThreadPool& pool, const float* bias) {
+  const WeightRows weight(w);
+  if (weight.cols != x.cols)
+    fail("tensor {}: input has {} features, the weight expects {}", w.name, x.cols, weight.cols);
+  if (y.rows != x.rows || y.cols != weight.rows) y = Activations(x.rows, weight.rows);
+  const RowDotFn kernel = row_dot_for(weight.type, active_isa());
+  if (!kernel) return matmul_dequantized(x, weight, y, pool, bias);
+
+  const int64_t n_out = weight.rows, n_tok = x.rows;
+  // Quantized weights meet activations quantized once here to their 8-bit dot type.
+  QuantizedActivations quantized;
+  const auto dot_type = dot_activation_type(weight.type);
+  if (dot_type) quantize_activations(*dot_type, x, quantized, pool);
+  std::vector<DotActivation> acts(static_cast<size_t>(n_tok));
+  for (int64_t t = 0; t < n_tok; ++t) {
+    if (dot_type)
+      acts[t].q = quantized.row(t);
+    else
+      acts[t].f = x.row(t);
+  }
+
+  const int64_t tile = rows_per_tile(weight.row_bytes);
+  pool.parallel_for(n_out, [&](int64_t begin, int64_t end) {
+    float out[kMaxDotTokens];
+    for (int64_t r0 = begin; r0 < end; r0 += tile) {
+      const int64_t r1 = std::min(end, r0 + tile);
+      for (int64_t t0 = 0; t0 < n_tok; t0 += kMaxDotTokens) {
+        const int nt = static_cast<int>(std::min<int64_t>(kMaxDotTokens, n_tok - t0));
+        for (int64_t r = r0; r < r1; ++r) {
+          kernel(weight.data + static_cast<uint64_t>(r) * weight.row_bytes, &acts[t0], nt, weight.cols, out);
+          const float b = bias ? bias[r] : 0.0f;
+          for (int t = 0; t < nt; ++t) y.data[(t0 + t) * n_out + r] = out[t] + b;
+        }
+      }
     }
   });
 }

@@ -1,9 +1,11 @@
 // y = x W^T (+ bias): f32 activations against a weight of any type dequantize_row handles
-// (F32, F16, BF16, Q8_0, Q4_K, ...). The weight is streamed once per call: each thread takes a
-// range of output rows, dequantizes one weight row at a time into a small buffer and dots it with
-// every token of the batch — so a decode step reads every weight byte once, and a prefill of n
-// tokens reuses each dequantized row n times. Quantized weights are dotted against activations
-// rounded to their 8-bit dot type, as llama.cpp does (kernels/activation_rounding.h).
+// (F32, F16, BF16, Q8_0, Q4_K, ...). The weight is streamed once per call: each thread takes an
+// even range of output rows. Quantized weights are dotted block by block against activations
+// quantized once per call to their 8-bit dot type, as llama.cpp does (activation_rounding.h), with
+// exact int32 block sums (kernels/dot_kernels.h: scalar, AVX2 and AVX-512 VNNI kernels chosen at
+// run time, kernels/cpu_features.h). A prefill walks the rows in cache-sized tiles and each
+// kernel call holds a weight block in registers for up to four tokens. Types without a kernel
+// (Q2_K, Q3_K, Q5_0, ...) dequantize one row at a time and dot it with every token.
 #pragma once
 
 #include <cstdint>
