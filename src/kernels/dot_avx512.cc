@@ -53,6 +53,7 @@ struct Q80 {
     __m256 tail[NT];
     for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps(), tail[t] = _mm256_setzero_ps();
     const int64_t blocks = cols / kQK;
+    const __m512i pair_lanes = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     int64_t b = 0;
     for (; b + 2 <= blocks; b += 2) {
       const uint8_t* b0 = w + b * q8_0::bytes;
@@ -60,12 +61,15 @@ struct Q80 {
       const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(load256(b0 + q8_0::qs)), load256(b1 + q8_0::qs), 1);
       const __m512i q_abs = _mm512_abs_epi8(q);
       const __mmask64 negative = _mm512_movepi8_mask(q);
-      const float d0 = half(b0), d1 = half(b1);
+      const __m512 w_scales = two_scales(half(b0), half(b1));
       for (int t = 0; t < NT; ++t) {
         const __m512i a = load512(acts[t].q.q + kQK * b);
         const __m512i a_signed = _mm512_mask_sub_epi8(a, negative, _mm512_setzero_si512(), a);
         const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q_abs, a_signed);
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), two_scales(d0 * acts[t].q.d[b], d1 * acts[t].q.d[b + 1]), acc[t]);
+        // the activation's two block scales, each spread over its block's 8 lanes
+        const __m128 a_pair = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(acts[t].q.d + b)));
+        const __m512 a_scales = _mm512_permutexvar_ps(pair_lanes, _mm512_castps128_ps512(a_pair));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(w_scales, a_scales), acc[t]);
       }
     }
     if (b < blocks) {  // an odd last block, 256 bits wide
