@@ -1,7 +1,7 @@
 // AVX-512 row-dot kernels (F/BW/VL/DQ + VNNI), compiled for that target inside this file only.
 // Twice AVX2's width, and VNNI fuses the int8 / int16 multiply-adds: vpdpbusd (u8 x s8 -> i32)
 // for the signed Q8_0 blocks, vpdpwssd (i16 x i16 -> i32) to apply K-quant sub-block scales.
-// Formats without a kernel here (Q4_0, Q5_K, IQ4_XS) run their AVX2 kernel.
+// Formats without a kernel here (Q4_0, IQ4_XS) run their AVX2 kernel.
 #include "kernels/dot_kernels.h"
 
 #if defined(__x86_64__)
@@ -88,49 +88,66 @@ struct Q80 {
   }
 };
 
-// Q4_K against Q8_K. 64 bytes of quants hold four 32-element sub-blocks (low nibbles: s, s+2;
+// Q4_K / Q5_K against Q8_K. 64 bytes of quants hold four 32-element sub-blocks (low nibbles: s, s+2;
 // high nibbles: s+1, s+3); a 128-bit lane shuffle puts them in element order so the activations
 // load contiguously, and vpdpwssd applies each sub-block's scale to its maddubs pairs.
-template <int NT>
-struct Q4K {
-  static void run(const uint8_t* w, const DotActivation* acts, int64_t cols, float* out) {
-    const __m512i low4 = _mm512_set1_epi8(0x0f);
-    const __m512i pick[4] = {lane_groups(0, 16), lane_groups(2, 16), lane_groups(4, 16), lane_groups(6, 16)};
-    __m512 acc[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < cols / kQK_K; ++b) {
-      const uint8_t* block = w + b * q4_k::bytes;
-      uint8_t scales[8], mins[8];
-      simd::unpack_k4_scales(block + q4_k::scales, scales, mins);
-      const __m512i scales16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales))));
-      const __m128i m8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mins));
-      const __m256i mins_per_16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
-      __m512i sumi[NT];
-      for (int t = 0; t < NT; ++t) sumi[t] = _mm512_setzero_si512();
-      for (int p = 0; p < 2; ++p) {
-        const __m512i raw = load512(block + q4_k::qs + 64 * p);
-        const __m512i lo = _mm512_and_si512(raw, low4);
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
-        const __m512i w0 = _mm512_shuffle_i64x2(lo, hi, 0x44);  // sub-blocks 4p, 4p+1
-        const __m512i w1 = _mm512_shuffle_i64x2(lo, hi, 0xEE);  // sub-blocks 4p+2, 4p+3
-        const __m512i s0 = _mm512_permutexvar_epi16(pick[2 * p], scales16);
-        const __m512i s1 = _mm512_permutexvar_epi16(pick[2 * p + 1], scales16);
+template <bool kFiveBit>
+struct K45 {
+  template <int NT>
+  struct Kernel {
+    static void run(const uint8_t* w, const DotActivation* acts, int64_t cols, float* out) {
+      const size_t bytes = kFiveBit ? q5_k::bytes : q4_k::bytes;
+      const size_t qs_at = kFiveBit ? q5_k::qs : q4_k::qs;
+      const __m512i low4 = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(1);
+      // Q5_K's 5th bit of sub-block s is bit s of qh[l]: per-half shift counts for the four
+      // sub-blocks a 64-byte step holds (low nibbles: s, s+2; high nibbles: s+1, s+3)
+      alignas(64) int16_t shifts[4][32];
+      for (int i = 0; i < 32; ++i)
+        for (int k = 0; k < 4; ++k) shifts[k][i] = static_cast<int16_t>((k / 2) * 4 + (k % 2) + (i < 16 ? 0 : 2));
+      const __m512i qh_shift[4] = {_mm512_load_si512(shifts[0]), _mm512_load_si512(shifts[1]),
+                                   _mm512_load_si512(shifts[2]), _mm512_load_si512(shifts[3])};
+      const __m512i pick[4] = {lane_groups(0, 16), lane_groups(2, 16), lane_groups(4, 16), lane_groups(6, 16)};
+      __m512 acc[NT];
+      for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+      for (int64_t b = 0; b < cols / kQK_K; ++b) {
+        const uint8_t* block = w + b * bytes;
+        uint8_t scales[8], mins[8];
+        simd::unpack_k4_scales(block + q4_k::scales, scales, mins);
+        const __m512i scales16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales))));
+        const __m128i m8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mins));
+        const __m256i mins_per_16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+        __m512i sumi[NT];
+        for (int t = 0; t < NT; ++t) sumi[t] = _mm512_setzero_si512();
+        for (int p = 0; p < 2; ++p) {
+          const __m512i raw = load512(block + qs_at + 64 * p);
+          __m512i lo = _mm512_and_si512(raw, low4);
+          __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+          if constexpr (kFiveBit) {
+            const __m512i qh = _mm512_broadcast_i64x4(load256(block + q5_k::qh));
+            lo = _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, qh_shift[2 * p]), one), 4));
+            hi = _mm512_or_si512(hi, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, qh_shift[2 * p + 1]), one), 4));
+          }
+          const __m512i w0 = _mm512_shuffle_i64x2(lo, hi, 0x44);  // sub-blocks 4p, 4p+1
+          const __m512i w1 = _mm512_shuffle_i64x2(lo, hi, 0xEE);  // sub-blocks 4p+2, 4p+3
+          const __m512i s0 = _mm512_permutexvar_epi16(pick[2 * p], scales16);
+          const __m512i s1 = _mm512_permutexvar_epi16(pick[2 * p + 1], scales16);
+          for (int t = 0; t < NT; ++t) {
+            const int8_t* a = acts[t].q.q + kQK_K * b + 128 * p;
+            sumi[t] = _mm512_dpwssd_epi32(sumi[t], _mm512_maddubs_epi16(w0, load512(a)), s0);
+            sumi[t] = _mm512_dpwssd_epi32(sumi[t], _mm512_maddubs_epi16(w1, load512(a + 64)), s1);
+          }
+        }
+        const float d = half(block + q4_k::d), dmin = half(block + q4_k::dmin);
         for (int t = 0; t < NT; ++t) {
-          const int8_t* a = acts[t].q.q + kQK_K * b + 128 * p;
-          sumi[t] = _mm512_dpwssd_epi32(sumi[t], _mm512_maddubs_epi16(w0, load512(a)), s0);
-          sumi[t] = _mm512_dpwssd_epi32(sumi[t], _mm512_maddubs_epi16(w1, load512(a + 64)), s1);
+          const float da = acts[t].q.d[b];
+          const __m256i min_sums = _mm256_madd_epi16(load256(acts[t].q.bsums + 16 * b), mins_per_16);
+          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi[t]), _mm512_set1_ps(d * da), acc[t]);
+          acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(_mm512_zextsi256_si512(min_sums)), _mm512_set1_ps(dmin * da), acc[t]);
         }
       }
-      const float d = half(block + q4_k::d), dmin = half(block + q4_k::dmin);
-      for (int t = 0; t < NT; ++t) {
-        const float da = acts[t].q.d[b];
-        const __m256i min_sums = _mm256_madd_epi16(load256(acts[t].q.bsums + 16 * b), mins_per_16);
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi[t]), _mm512_set1_ps(d * da), acc[t]);
-        acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(_mm512_zextsi256_si512(min_sums)), _mm512_set1_ps(dmin * da), acc[t]);
-      }
+      for (int t = 0; t < NT; ++t) out[t] = _mm512_reduce_add_ps(acc[t]);
     }
-    for (int t = 0; t < NT; ++t) out[t] = _mm512_reduce_add_ps(acc[t]);
-  }
+  };
 };
 
 // Q6_K against Q8_K: per 128-element half, 64 bytes of low nibbles and 32 bytes of high bits
@@ -228,7 +245,8 @@ struct FloatRows {
 RowDotFn row_dot_avx512(DType weight_type) {
   switch (weight_type) {
     case DType::Q8_0: return dispatch_tokens<Q80>;
-    case DType::Q4_K: return dispatch_tokens<Q4K>;
+    case DType::Q4_K: return dispatch_tokens<K45<false>::Kernel>;
+    case DType::Q5_K: return dispatch_tokens<K45<true>::Kernel>;
     case DType::Q6_K: return dispatch_tokens<Q6K>;
     case DType::F32: return dispatch_tokens<FloatRows<LoadF32>::Kernel>;
     case DType::F16: return dispatch_tokens<FloatRows<LoadF16>::Kernel>;

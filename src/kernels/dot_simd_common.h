@@ -27,7 +27,11 @@ inline void unpack_k4_scales(const uint8_t* packed, uint8_t scales[8], uint8_t m
   std::memcpy(mins + 4, &m_hi, 4);
 }
 
-// Turns a kernel templated on its token count into a RowDotFn.
+// Turns a kernel templated on its token count into a RowDotFn. In an unnamed namespace so each
+// ISA's file gets its own copy: GCC gives an instantiation over a template template argument from
+// an unnamed namespace a weak symbol whose name is the same in every file, and the linker would
+// then keep one ISA's kernels for all.
+namespace {
 template <template <int> class Kernel>
 void dispatch_tokens(const uint8_t* w, const DotActivation* acts, int n_tok, int64_t cols, float* out) {
   switch (n_tok) {
@@ -38,5 +42,6 @@ void dispatch_tokens(const uint8_t* w, const DotActivation* acts, int n_tok, int
   }
   static_assert(kMaxDotTokens == 4);
 }
+}  // namespace
 
 }  // namespace dragon::simd

@@ -141,6 +141,20 @@ TEST(MatmulSimd, MatmulOnEveryIsaAgreesForOddShapesAndOneTo33Tokens) {
   }
 }
 
+// Each ISA's table hands out its own code: a kernel of one file silently replacing another's
+// (e.g. through identically named weak template instances) would leave a path untested.
+TEST(MatmulSimd, EachIsaTableHasItsOwnKernels) {
+  int distinct = 0;
+  for (DType type : kKernelTypes) {
+    const RowDotFn scalar = row_dot_scalar(type), avx2 = row_dot_avx2(type), avx512 = row_dot_avx512(type);
+    if (avx2) EXPECT_NE(avx2, scalar) << dtype_name(type);
+    if (avx512) EXPECT_NE(avx512, avx2) << dtype_name(type);
+    if (avx512) EXPECT_NE(avx512, scalar) << dtype_name(type);
+    distinct += (avx2 != nullptr) + (avx512 != nullptr);
+  }
+  std::printf("  %d SIMD kernels in the tables (0 off x86-64)\n", distinct);
+}
+
 TEST(MatmulSimd, ActivationQuantizerEqualsRoundActivations) {
   ThreadPool pool(2);
   for (DType type : {DType::Q8_0, DType::Q8_K}) {
