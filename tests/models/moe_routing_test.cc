@@ -8,6 +8,7 @@
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <set>
 
 #include "kernels/thread_pool.h"
 #include "kernels/vector_ops.h"
@@ -161,50 +162,106 @@ TEST(MoeRouting, BadConfigsFailWithTheirNumbers) {
   EXPECT_THROW(blocks::route(rows({{0, 0, 0, 0}}), c, {}), Error);       // 4 experts, 3 groups
 }
 
+// Random f32 MoE weights (router, stacked experts, a shared expert with its sigmoid gate) that
+// tests can poison.
+struct RandomMoe {
+  int64_t n, hidden, ff;
+  std::vector<std::vector<float>> store;
+  std::vector<TensorView> views;
+  blocks::MoeWeights m;
+
+  RandomMoe(int64_t n_, int64_t hidden_, int64_t ff_, uint32_t seed) : n(n_), hidden(hidden_), ff(ff_) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.0f, 0.5f);
+    store.reserve(8);
+    views.reserve(8);
+    auto tensor = [&](const char* name, std::vector<int64_t> shape) -> const TensorView* {
+      int64_t count = 1;
+      for (int64_t d : shape) count *= d;
+      store.emplace_back(static_cast<size_t>(count));
+      for (float& x : store.back()) x = dist(rng);
+      TensorView t;
+      t.name = name;
+      t.shape = shape;
+      t.data = reinterpret_cast<const uint8_t*>(store.back().data());
+      t.nbytes = static_cast<uint64_t>(count) * 4;
+      views.push_back(t);
+      return &views.back();
+    };
+    m.router = tensor("router", {n, hidden});
+    m.gate_exps = tensor("gate_exps", {n, ff, hidden});
+    m.up_exps = tensor("up_exps", {n, ff, hidden});
+    m.down_exps = tensor("down_exps", {n, hidden, ff});
+    m.shared.gate.weight = tensor("gate_shexp", {ff, hidden});
+    m.shared.up.weight = tensor("up_shexp", {ff, hidden});
+    m.shared.down.weight = tensor("down_shexp", {hidden, ff});
+    m.shared_gate = tensor("gate_inp_shexp", {hidden});
+  }
+  // Fills expert e's gate, up and down matrices with NaN.
+  void poison(int64_t e) {
+    for (int i = 1; i <= 3; ++i) {
+      const int64_t size = ff * hidden;
+      std::fill_n(store[i].begin() + e * size, size, std::nanf(""));
+    }
+  }
+};
+
+// An expert no token chose is never read: its weights are NaN and the output stays the same.
+TEST(MoeFfn, UnchosenExpertsAreNeverRead) {
+  ModelConfig c = moe_config(16, 2);
+  c.hidden_size = 8;
+  RandomMoe moe(16, 8, 4, 5);
+  Activations x(2, 8);
+  std::mt19937 rng(9);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (float& v : x.data) v = dist(rng);
+  ThreadPool pool(2);
+  Routing routing;
+  const Activations before = blocks::moe_ffn(x, moe.m, c, pool, &routing);
+  std::vector<bool> chosen(16, false);
+  for (int32_t e : routing.experts) chosen[e] = true;
+  int poisoned = 0;
+  for (int64_t e = 0; e < 16; ++e)
+    if (!chosen[e]) moe.poison(e), ++poisoned;
+  const Activations after = blocks::moe_ffn(x, moe.m, c, pool);
+  std::printf("%d of 16 experts unchosen and poisoned with NaN\n", poisoned);
+  ASSERT_GE(poisoned, 12);
+  for (size_t i = 0; i < before.data.size(); ++i) ASSERT_EQ(before.data[i], after.data[i]) << "element " << i;
+}
+
 // moe_ffn against a plain per-token loop over the chosen experts, with a shared expert and its
 // sigmoid gate: grouping tokens by expert must not change the result.
 TEST(MoeFfn, GroupedExpertsEqualAPerTokenLoop) {
   const int64_t n = 6, k = 2, hidden = 8, ff = 4, tokens = 5;
   ModelConfig c = moe_config(n, k);
   c.norm_topk_prob = true;
-  std::mt19937 rng(3);
+  RandomMoe moe(n, hidden, ff, 3);
+  const blocks::MoeWeights& m = moe.m;
+  std::mt19937 rng(4);
   std::normal_distribution<float> dist(0.0f, 0.5f);
   auto random = [&](size_t count) {
     std::vector<float> v(count);
     for (float& x : v) x = dist(rng);
     return v;
   };
-  std::vector<std::vector<float>> store;
-  std::vector<TensorView> views;
-  views.reserve(8);
-  auto tensor = [&](const char* name, std::vector<int64_t> shape) -> const TensorView* {
-    int64_t count = 1;
-    for (int64_t d : shape) count *= d;
-    store.push_back(random(static_cast<size_t>(count)));
-    TensorView t;
-    t.name = name;
-    t.shape = shape;
-    t.data = reinterpret_cast<const uint8_t*>(store.back().data());
-    t.nbytes = static_cast<uint64_t>(count) * 4;
-    views.push_back(t);
-    return &views.back();
-  };
-  store.reserve(8);
-  blocks::MoeWeights m;
-  m.router = tensor("router", {n, hidden});
-  m.gate_exps = tensor("gate_exps", {n, ff, hidden});
-  m.up_exps = tensor("up_exps", {n, ff, hidden});
-  m.down_exps = tensor("down_exps", {n, hidden, ff});
-  m.shared.gate.weight = tensor("gate_shexp", {ff, hidden});
-  m.shared.up.weight = tensor("up_shexp", {ff, hidden});
-  m.shared.down.weight = tensor("down_shexp", {hidden, ff});
-  m.shared_gate = tensor("gate_inp_shexp", {hidden});
-
   Activations x(tokens, hidden);
   x.data = random(static_cast<size_t>(tokens * hidden));
   ThreadPool pool(2);
   Routing routing;
   const Activations y = blocks::moe_ffn(x, m, c, pool, &routing);
+  const std::set<int32_t> active(routing.experts.begin(), routing.experts.end());
+  ASSERT_GE(active.size(), 4u) << "the batch should take the whole-experts-per-thread path";
+  // One token at a time (2 active experts < 2 per thread: the row-split path) gives the same rows
+  // as the batch (whole experts per thread).
+  double max_path_diff = 0;
+  for (int64_t t = 0; t < tokens; ++t) {
+    Activations one(1, hidden);
+    std::copy_n(x.row(t), hidden, one.row(0));
+    const Activations y1 = blocks::moe_ffn(one, m, c, pool);
+    for (int64_t o = 0; o < hidden; ++o) max_path_diff = std::max(max_path_diff, double(std::abs(y1.row(0)[o] - y.row(t)[o])));
+  }
+  std::printf("moe_ffn one token at a time vs batched: max abs difference %.3g\n", max_path_diff);
+  EXPECT_LT(max_path_diff, 1e-6);
 
   auto mat = [](const TensorView* t, int64_t offset) { return reinterpret_cast<const float*>(t->data) + offset; };
   auto swiglu = [&](const float* gate, const float* up, const float* down, int64_t width, const float* in,
