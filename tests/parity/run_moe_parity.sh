@@ -30,10 +30,11 @@ start=$(date +%s.%N)
 
 # PRESET LAYERS QUANT_TYPES --set...: head_dim 128 as released (DeepSeek and ERNIE derive it from
 # hidden / heads). The vocabulary dominates the cost, so only Qwen3-MoE gets hidden 256, which
-# makes the experts' gate/up rows Q4_K blocks (256); at hidden 128 Q4_K would fall back to Q5_0,
+# makes the experts' gate/up rows Q4_K blocks (256), and ties its embeddings to halve the vocabulary
+# weights (the untied head is the dense models' path); at hidden 128 Q4_K would fall back to Q5_0,
 # so the other two check Q8_0 only.
 families=(
-  "qwen3-30b-a3b 2 q8_0,q4_k --set hidden_size=256 --set num_attention_heads=4 --set num_key_value_heads=1 --set moe_intermediate_size=32"
+  "qwen3-30b-a3b 2 q8_0,q4_k --set hidden_size=256 --set num_attention_heads=4 --set num_key_value_heads=1 --set moe_intermediate_size=32 --set tie_word_embeddings=true"
   "deepseek-moe-16b 3 q8_0 --set hidden_size=128 --set num_attention_heads=1 --set num_key_value_heads=1 --set intermediate_size=128 --set moe_intermediate_size=32"
   "ernie-4.5-21b-a3b 3 q8_0 --set hidden_size=128 --set num_attention_heads=1 --set num_key_value_heads=1 --set intermediate_size=128 --set moe_intermediate_size=32"
 )
