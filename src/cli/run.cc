@@ -1,7 +1,8 @@
 // dragon run --model M [--system S] [-n N] [--temp T ...] [--seed S] ["prompt"]
 // One chat turn: renders the model's chat template over [system?, user] with the generation
 // prompt, tokenizes it as HF's apply_chat_template does (no added BOS/EOS — the template carries
-// them — and special tokens parsed), prefills, then samples and streams the answer to stdout.
+// them — and special tokens parsed), and hands it to the engine (runtime/engine.h, the path
+// `dragon serve` takes too), which prefills, samples and streams the answer to stdout.
 // Stops at an EOS id, a --stop string, -n tokens or the end of the context.
 //
 // Sampling defaults: the model's generation_config.json (HF directory) when it says do_sample,
@@ -11,10 +12,10 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -23,10 +24,10 @@
 #include "chat/chat_template.h"
 #include "chat/model_template.h"
 #include "cli/commands.h"
+#include "runtime/engine.h"
 #include "runtime/generation.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
-#include "tokenizer/streaming_decoder.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
@@ -131,37 +132,52 @@ int run_run(RunOptions o) {
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
   if (n_prompt > n_ctx) fail("the prompt has {} tokens, more than the context of {}", n_prompt, n_ctx);
   if (n_prompt == n_ctx) fail("the prompt has {} tokens and fills the context of {}: no room to answer", n_prompt, n_ctx);
-  // The last token drawn is never fed back, so n tokens need n - 1 positions after the prompt.
+  // The last token drawn is never fed back, so n tokens need n - 1 positions after the prompt;
+  // the engine's one slot is sized for this answer, not for the model's whole context.
   const int64_t n = std::min(o.n, n_ctx - n_prompt + 1);
-  KVCache cache(c, n_prompt + std::max<int64_t>(n - 1, 0), 1, o.kv_type == "f32" ? CacheType::F32 : CacheType::F16);
-  ThreadPool pool(o.threads);
-  Sampler sampler(sampling_params(o, gen), c.vocab_size);
-  const SamplingParams& sp = sampler.params();
+  EngineOptions eo;
+  eo.n_parallel = 1;
+  eo.n_ctx = n_prompt + std::max<int64_t>(n - 1, 1);
+  eo.prefill_chunk = std::max<int64_t>(n_prompt, 1);  // one request: prefill it in one step
+  eo.threads = o.threads;
+  eo.kv_type = o.kv_type == "f32" ? CacheType::F32 : CacheType::F16;
+
+  GenerationRequest request;
+  request.prompt = prompt;
+  request.sampling = sampling_params(o, gen);
+  request.max_tokens = n;
+  request.stop = o.stops;
+  request.stop_tokens = eos_ids(*tok, tmpl, gen);
+  const SamplingParams& sp = request.sampling;
+  (void)Sampler(sp, c.vocab_size);  // checks the sampling flags before anything is printed
   const char* origin = gen.is_object() ? "generation_config.json + flags" : "flags";
   if (sp.greedy())
     fmt::print(stderr, "run: greedy ({})\n", origin);
   else
     fmt::print(stderr, "run: sampling temperature {} top_k {} top_p {} min_p {} seed {} ({})\n", sp.temperature,
                sp.top_k, sp.top_p, sp.min_p, sp.seed, origin);
-  const std::vector<int32_t> eos = eos_ids(*tok, tmpl, gen);
 
-  StreamingDecoder decoder(*tok, /*skip_special_tokens=*/true);
-  StopMatcher stops(o.stops);
-  const auto start = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point first_token;
-  int64_t generated = 0;
-  const std::vector<int32_t> out = generate_sampled(*model, prompt, n, cache, pool, sampler, [&](int32_t id) {
-    if (generated++ == 0) first_token = std::chrono::steady_clock::now();
-    if (std::find(eos.begin(), eos.end(), id) != eos.end()) return false;
-    write_out(stops.push(decoder.push(id)));
-    return !stops.stopped();
-  });
-  if (!stops.stopped()) write_out(stops.push(decoder.finish()) + stops.finish());
+  // The engine streams on its own thread; this one waits for the end of the answer.
+  std::vector<int32_t> out;
+  std::promise<FinishEvent> finished;
+  RequestCallbacks callbacks;
+  callbacks.on_token = [&](const TokenEvent& e) {
+    out.push_back(e.token);
+    write_out(e.text);
+    return true;
+  };
+  callbacks.on_finish = [&](const FinishEvent& e) { finished.set_value(e); };
+  Engine engine(std::move(model), *tok, eo);
+  engine.submit(std::move(request), std::move(callbacks));
+  const FinishEvent end = finished.get_future().get();
+  if (end.reason == FinishReason::Error) fail("generation failed: {}", end.error);
+  if (end.stop_token >= 0) out.push_back(end.stop_token);  // shown with --show-tokens, never printed
+  write_out(end.text);
   write_out("\n");
-  const auto end = std::chrono::steady_clock::now();
   if (o.show_tokens) fmt::print(stderr, "prompt tokens: {}\ngenerated tokens: {}\n", fmt::join(prompt, ","), fmt::join(out, ","));
-  const double prefill_s = std::chrono::duration<double>(first_token - start).count();
-  const double decode_s = std::chrono::duration<double>(end - first_token).count();
+  const double prefill_s = end.time_to_first_token_s;
+  const double decode_s = end.total_s - end.time_to_first_token_s;
+  const int64_t generated = end.completion_tokens;
   fmt::print(stderr, "run: {} prompt tokens in {:.2f} s ({:.1f} tok/s), {} generated tokens in {:.2f} s ({:.1f} tok/s)\n",
              n_prompt, prefill_s, prefill_s > 0 ? n_prompt / prefill_s : 0.0, generated, decode_s,
              decode_s > 0 && generated > 1 ? (generated - 1) / decode_s : 0.0);

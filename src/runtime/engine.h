@@ -54,6 +54,7 @@ struct GenerationRequest {
   bool ignore_eos = false;
   int top_logprobs = -1;               // -1 = no logprobs; 0..20 = logprob of the token + this many alternatives
   std::shared_ptr<TokenConstraint> constraint;  // nullptr = free text
+  bool skip_special_tokens = true;     // special tokens add no text (false: tool-call / reasoning parsers see them)
 };
 
 struct TokenLogprob {
@@ -81,6 +82,7 @@ struct FinishEvent {
   int64_t completion_tokens = 0;
   double time_to_first_token_s = 0;
   double total_s = 0;
+  int32_t stop_token = -1;     // the stop token that ended the answer (never in on_token), or -1
 };
 
 struct RequestCallbacks {
@@ -94,10 +96,11 @@ using RequestId = uint64_t;
 struct EngineStats {
   uint64_t requests_total = 0, requests_running = 0, requests_waiting = 0;
   uint64_t prompt_tokens_total = 0, generated_tokens_total = 0, cached_tokens_total = 0;
-  uint64_t steps_total = 0;
-  double mean_batch_size = 0;
+  uint64_t steps_total = 0, batch_tokens_total = 0;
+  double mean_batch_size = 0;  // requests per forward step (decode + prefill chunks), over all steps
   int64_t kv_positions_used = 0, kv_positions_total = 0;
-  std::vector<double> ttft_s, inter_token_s;  // recent samples for the /metrics histograms
+  std::vector<double> ttft_s, inter_token_s;  // recent samples (the last 1024 of each), oldest first
+  uint64_t ttft_samples_total = 0, inter_token_samples_total = 0;  // all samples ever taken
 };
 
 class Engine {
