@@ -201,6 +201,31 @@ TEST_F(EngineTest, ConcurrentGreedyRequestsEqualEachAlone) {
   EXPECT_EQ(s.inter_token_samples_total, static_cast<uint64_t>(texts.size() * (n - 1)));
 }
 
+TEST_F(EngineTest, ALongPromptIsPrefilledInChunksWhileAStreamDecodes) {
+  // prefill_chunk 4: a 40-token prompt takes 10 steps, each of which also decodes the stream.
+  Engine engine(load(), *tokenizer_, options(2, 128, 4));
+  Collector stream, longer;
+  engine.submit(greedy_request(encode("Stream"), 100000), stream.callbacks());
+  ASSERT_TRUE(stream.wait_tokens(2));
+  std::vector<int32_t> prompt;
+  while (prompt.size() < 40) prompt.push_back(static_cast<int32_t>(1000 + prompt.size()));
+  size_t before = 0, at_first = 0;
+  {
+    std::lock_guard lock(stream.mutex);
+    before = stream.tokens.size();
+  }
+  engine.submit(greedy_request(prompt, 3), longer.callbacks());
+  ASSERT_TRUE(longer.wait_tokens(1));
+  {
+    std::lock_guard lock(stream.mutex);
+    at_first = stream.tokens.size();
+  }
+  ASSERT_TRUE(longer.wait_finished());
+  std::printf("  the stream drew %zu tokens while a 40-token prompt was prefilled 4 at a time\n", at_first - before);
+  EXPECT_GE(at_first - before, 9u) << "decoding stalled during the prefill";
+  EXPECT_EQ(longer.tokens, alone(prompt, 3));
+}
+
 TEST_F(EngineTest, SeededSamplingEqualsGenerateSampledAndRepeats) {
   const std::vector<int32_t> prompt = encode("Tell me a story about dragons.");
   SamplingParams p;
