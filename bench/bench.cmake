@@ -11,11 +11,14 @@ if(TARGET llama_oracle)
   target_link_libraries(llama_tokenize_bench PRIVATE ${_bench_libs})
 endif()
 
-# Kernel micro-benchmarks (Google Benchmark): GB/s of weights per format and ISA. Not part of
-# `all`: ninja -C build matmul_bench && build/matmul_bench
+# Kernel micro-benchmarks (Google Benchmark): GB/s of weights per format and ISA, and the thread
+# pool's barrier. Not part of `all`: ninja -C build matmul_bench thread_pool_bench
 find_package(benchmark QUIET)
 if(benchmark_FOUND)
   add_executable(matmul_bench EXCLUDE_FROM_ALL ${CMAKE_CURRENT_LIST_DIR}/matmul_bench.cc)
   target_link_libraries(matmul_bench PRIVATE dragon_core benchmark::benchmark)
   set_target_properties(matmul_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}")
+  add_executable(thread_pool_bench EXCLUDE_FROM_ALL ${CMAKE_CURRENT_LIST_DIR}/thread_pool_bench.cc)
+  target_link_libraries(thread_pool_bench PRIVATE dragon_core benchmark::benchmark)
+  set_target_properties(thread_pool_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}")
 endif()
