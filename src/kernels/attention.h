@@ -1,9 +1,15 @@
-// Causal GQA attention of one query head over the cached keys / values of its sequence:
+// Causal GQA attention of query heads over the cached keys / values of their sequence:
 // out = softmax(scale * q . K[p], p in [0, n_pos)) . V. The cache stores K and V rows as f32 or
 // f16; each query head h reads kv head h / (n_heads / n_kv_heads), as HF's repeat_kv.
+//
+// The fast path streams the cache once per query step, flash-style: positions are taken in
+// blocks, each block's scores are folded into a running max / sum (online softmax), so no row of
+// n_pos scores is ever materialised, and all the query heads that share a kv head are processed
+// together so each K / V row is read from memory once per group, not once per head.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace dragon {
@@ -20,8 +26,28 @@ struct KVSpan {
 
 // `scores` is scratch of at least n_pos floats. `alibi_slope` != 0 adds ALiBi's linear bias
 // slope * (p - query position) to each score (Baichuan-13B); the query sits at n_pos - 1.
+// (Runs the fast kernel for a group of one; `scores` is kept for callers, no longer needed.)
 void attend_head(const float* q, const KVSpan& kv, int64_t n_pos, int64_t head_dim, int64_t v_dim, float scale,
                  float* out, std::vector<float>& scores, float alibi_slope = 0.0f);
+
+// The `n_group` query heads that share one kv head, at once: q holds them back to back
+// (n_group * head_dim floats, as they sit in a q row: heads kv_head * group ... + group - 1),
+// out receives n_group * v_dim floats. `alibi_slopes`: n_group slopes, or null for none.
+void attend_group(const float* q, int64_t n_group, const KVSpan& kv, int64_t n_pos, int64_t head_dim,
+                  int64_t v_dim, float scale, float* out, const float* alibi_slopes = nullptr);
+
+// The implementations behind attend_group, selectable for tests and benchmarks:
+//   Reference — scores of every position, a two-pass softmax in double, then V (the plain math);
+//   Portable  — the blocked online-softmax kernel in plain C++ (any CPU);
+//   Avx512    — the same blocks with AVX-512 (f16 widened by vcvtph2ps, vector exp).
+enum class AttentionKernel { Reference, Portable, Avx512 };
+bool attention_kernel_available(AttentionKernel kernel);
+// The fastest kernel this CPU runs (DRAGON_ATTENTION=reference|portable|avx512 overrides it).
+AttentionKernel best_attention_kernel();
+std::string attention_kernel_name(AttentionKernel kernel);
+void attend_group_using(AttentionKernel kernel, const float* q, int64_t n_group, const KVSpan& kv, int64_t n_pos,
+                        int64_t head_dim, int64_t v_dim, float scale, float* out,
+                        const float* alibi_slopes = nullptr);
 
 // ALiBi slopes of `n_heads` heads with maximum bias 8 (Press et al.; HF Baichuan's
 // _get_interleave, llama.cpp's max_alibi_bias): geometric in the closest power of two, the
