@@ -22,12 +22,18 @@ namespace dragon {
 
 namespace {
 
-int spin_from_environment() {
+// The default spin budget: DRAGON_SPIN_US if set; otherwise kDefaultSpinMicroseconds, or none
+// at all when the pool has more threads than the machine has cores — then a spinning thread
+// always holds a core that a thread with work is waiting for (measured: 3 threads on 2 cores
+// took ~200 us per empty job with spinning, ~16 us without).
+int default_spin(int n_threads) {
   if (const char* text = std::getenv("DRAGON_SPIN_US")) {
     char* end = nullptr;
     const long value = std::strtol(text, &end, 10);
     if (end != text && *end == '\0' && value >= 0 && value <= 1000000) return static_cast<int>(value);
   }
+  const unsigned cores = std::thread::hardware_concurrency();
+  if (cores > 0 && static_cast<unsigned>(n_threads) > cores) return 0;
   return ThreadPool::kDefaultSpinMicroseconds;
 }
 
@@ -51,7 +57,7 @@ void futex_wake(std::atomic<uint32_t>& word, bool all) {
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads, int spin_us)
-    : spin_us_(spin_us >= 0 ? spin_us : spin_from_environment()), caller_budget_us_(spin_us_) {
+    : spin_us_(spin_us >= 0 ? spin_us : default_spin(n_threads)), caller_budget_us_(spin_us_) {
   for (int i = 1; i < std::max(n_threads, 1); ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <cstdlib>
 #include <stdexcept>
+#include <thread>
 
 #include "kernels/thread_pool.h"
 
@@ -96,6 +98,22 @@ TEST(ThreadPoolStep, ADestroyedPoolJoinsIdleWorkers) {
     used.parallel_for(8, [](int64_t, int64_t) {});
   }
   SUCCEED();
+}
+
+}  // namespace
+}  // namespace dragon
+
+namespace dragon {
+namespace {
+
+TEST(ThreadPoolStep, NoSpinningWhenThreadsOutnumberCores) {
+  if (std::getenv("DRAGON_SPIN_US")) GTEST_SKIP() << "DRAGON_SPIN_US overrides the default";
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ThreadPool fits(cores), oversubscribed(cores + 1);
+  std::printf("  %d cores: spin %d us with %d threads, %d us with %d\n", cores, fits.spin_microseconds(), cores,
+              oversubscribed.spin_microseconds(), cores + 1);
+  EXPECT_EQ(fits.spin_microseconds(), ThreadPool::kDefaultSpinMicroseconds);
+  EXPECT_EQ(oversubscribed.spin_microseconds(), 0);
 }
 
 }  // namespace
