@@ -53,7 +53,7 @@ fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-BW=$("$DRAGON" bench --membw -t "$THREADS" --json | "$PY" -c "import json,sys; print(json.load(sys.stdin)['membw_gb_per_s'])")
+BW=$("$DRAGON" bench --membw -t "$THREADS" --json | "$PY" -c "import json,sys; print('%.1f' % json.load(sys.stdin)['membw_gb_per_s'])")
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; read bandwidth $BW GB/s with $THREADS threads"
 echo "settings: -p $PP -n $TG, $THREADS threads, $REPS interleaved repetitions, F16 KV cache, llama.cpp poll ${LLAMA_POLL:-50}"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
