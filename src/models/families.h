@@ -17,6 +17,9 @@ std::unique_ptr<Model> build_baichuan(OpenedModel opened);
 std::unique_ptr<Model> build_qwen3moe(OpenedModel opened);
 std::unique_ptr<Model> build_deepseek(OpenedModel opened);
 std::unique_ptr<Model> build_ernie4_5_moe(OpenedModel opened);
+std::unique_ptr<Model> build_glm4moe(OpenedModel opened);
+std::unique_ptr<Model> build_minimax_m2(OpenedModel opened);
+std::unique_ptr<Model> build_hunyuan_moe(OpenedModel opened);
 
 // The plain llama block (llama.cc) that Llama, Qwen2 and ERNIE 4.5 dense share. With
 // `converter_permuted_qk` the q/k rows are in llama.cpp's permuted layout, so rope pairs adjacent

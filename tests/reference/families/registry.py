@@ -10,4 +10,7 @@ ARCHITECTURES = {
     "Qwen3MoeForCausalLM": "qwen3moe",
     "DeepseekForCausalLM": "deepseek_moe",
     "Ernie4_5_MoeForCausalLM": "ernie4_5_moe",
+    "Glm4MoeForCausalLM": "glm4moe",
+    "MiniMaxM2ForCausalLM": "minimax_m2",
+    "HunYuanMoEV1ForCausalLM": "hunyuan_moe",
 }

@@ -1,0 +1,97 @@
+// GLM-4.5 / GLM-4.5-Air / GLM-4.6 (Glm4MoeForCausalLM). Written from transformers'
+// modeling_glm4_moe.py:
+//
+//   h = embed_tokens[token]
+//   per layer:  a = RMSNorm(h)
+//               q, k, v = a Wq + bq, a Wk + bk, a Wv + bv     biases when attention_bias (the releases)
+//               q, k = RMSNorm(q), RMSNorm(k)                 per head, only with use_qk_norm (GLM-4.5/4.6)
+//               q, k = RoPE(q, pos), RoPE(k, pos)             the first rotary_dim (partial_rotary_factor
+//                                                             0.5) of each head, NeoX halves (i, i + rot/2)
+//               h += softmax(q k^T / sqrt(head_dim)) v  Wo     (no o_proj bias)
+//               m = RMSNorm(h)                                 post_attention_layernorm
+//               layers < first_k_dense_replace:  h += (silu(m Wgate) * (m Wup)) Wdown
+//               other layers:  h += MoE(m)     sigmoid router + e_score_correction_bias (choice only),
+//                                              n_group / topk_group, top-k renormalised (norm_topk_prob)
+//                                              times routed_scaling_factor, plus the shared expert
+//   logits = RMSNorm(h) Wout
+// The MTP block(s) after the main stack (blk.{n_layers}.*, num_nextn_predict_layers) stay in the
+// file for speculative decoding; the forward pass does not run them.
+#include <cmath>
+
+#include "kernels/rmsnorm.h"
+#include "models/blocks.h"
+#include "models/families.h"
+#include "models/moe.h"
+
+namespace dragon {
+
+namespace {
+
+using namespace blocks;
+
+struct Glm4MoeLayer {
+  AttentionWeights attn;
+  std::vector<float> ffn_norm;  // post_attention_layernorm (GGUF: post_attention_norm)
+  bool is_moe = false;
+  FfnWeights dense;             // first_k_dense_replace layers
+  MoeWeights moe;
+};
+
+class Glm4Moe final : public DecoderModel {
+ public:
+  explicit Glm4Moe(OpenedModel opened) : DecoderModel(std::move(opened)) {
+    for (int64_t il = 0; il < c_.n_layers; ++il) {
+      const std::string p = "blk." + std::to_string(il) + ".";
+      Glm4MoeLayer L;
+      L.attn = load_attention(weights_, c_, il, layer_options(c_));
+      L.ffn_norm = weights_.f32(p + "post_attention_norm.weight", c_.hidden_size);
+      L.is_moe = c_.layer_is_moe(il);
+      if (L.is_moe) {
+        L.moe = load_moe(weights_, c_, il);
+      } else {
+        const int64_t ff = c_.intermediate_size;
+        L.dense.gate = load_linear(weights_, p + "ffn_gate", ff, c_.hidden_size, false);
+        L.dense.up = load_linear(weights_, p + "ffn_up", ff, c_.hidden_size, false);
+        L.dense.down = load_linear(weights_, p + "ffn_down", c_.hidden_size, ff, false);
+      }
+      layers_.push_back(std::move(L));
+    }
+  }
+
+  Activations forward(const Batch& batch, KVCache& cache, ThreadPool& pool) override {
+    cache.begin_batch(batch);
+    const float eps = static_cast<float>(c_.norm_eps);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
+
+    Activations h = embed(batch);
+    for (int64_t il = 0; il < c_.n_layers; ++il) {
+      const Glm4MoeLayer& L = layers_[il];
+
+      const Activations a = rms_norm(h, L.attn.norm, eps);
+      Activations q = linear(a, L.attn.q, pool);
+      Activations k = linear(a, L.attn.k, pool);
+      const Activations v = linear(a, L.attn.v, pool);
+      if (!L.attn.q_norm.empty()) {
+        rms_norm_heads(q, L.attn.q_norm.data(), c_.head_dim, eps);
+        rms_norm_heads(k, L.attn.k_norm.data(), c_.head_dim, eps);
+      }
+      rope_.apply_rows(q, batch.positions);  // partial, NeoX halves: from the config
+      rope_.apply_rows(k, batch.positions);
+      const Activations attn = cached_attention(q, k, v, batch, cache, il, c_, scale, pool);
+      add_in_place(h, linear(attn, L.attn.o, pool));
+
+      const Activations m = rms_norm(h, L.ffn_norm, eps);
+      add_in_place(h, L.is_moe ? moe_ffn(m, L.moe, c_, pool) : swiglu_ffn(m, L.dense, pool));
+    }
+    return output_logits(h, batch, pool);
+  }
+
+ private:
+  std::vector<Glm4MoeLayer> layers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> build_glm4moe(OpenedModel opened) { return std::make_unique<Glm4Moe>(std::move(opened)); }
+
+}  // namespace dragon

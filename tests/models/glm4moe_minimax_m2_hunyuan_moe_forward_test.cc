@@ -1,0 +1,220 @@
+// The GLM-4.5 (glm4moe), MiniMax-M2 (minimax-m2) and Hunyuan-A13B (hunyuan-moe) forward passes on
+// tiny random models (GGUF written here, vocabulary of 64, 8 experts, top-2): the KV cache path
+// must reproduce the one-batch logits (the routing of a token must not depend on its batch),
+// sequences in one batch must not see each other, threads must not change results, and GLM's
+// MTP layer stays in the file without being run. Logits parity with llama.cpp and PyTorch on
+// full-vocabulary models is tests/parity/run_moe2_parity.sh.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "io/gguf.h"
+#include "models/arch.h"
+#include "runtime/generation.h"
+#include "runtime/model.h"
+#include "synth/preset.h"
+
+namespace dragon {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kVocab = 64;
+
+struct Family {
+  const char* preset;
+  const char* gguf_arch;
+  nlohmann::json overrides;  // on top of the small shape every family gets
+};
+
+std::ostream& operator<<(std::ostream& os, const Family& f) { return os << f.gguf_arch; }
+
+const Family kFamilies[] = {
+    // 3 layers: layer 0 dense (first_k_dense_replace 1), 1-2 MoE; plus the MTP layer. QK-norm on
+    // (GLM-4.5/4.6) and a routed_scaling_factor, so both optional parts run.
+    {"glm-4.5-air", "glm4moe",
+     {{"num_hidden_layers", 3}, {"n_routed_experts", 8}, {"num_experts_per_tok", 2}, {"moe_intermediate_size", 16},
+      {"intermediate_size", 48}, {"use_qk_norm", true}, {"routed_scaling_factor", 2.5}, {"pad_token_id", 0},
+      {"eos_token_id", 2}}},
+    {"minimax-m2", "minimax-m2",
+     {{"num_hidden_layers", 2}, {"num_local_experts", 8}, {"num_experts_per_tok", 2}, {"intermediate_size", 16},
+      {"rotary_dim", 8}, {"attn_type_list", {1, 1}}}},
+    {"hunyuan-a13b", "hunyuan-moe",
+     {{"num_hidden_layers", 2}, {"num_experts", 8}, {"moe_topk", 2}, {"moe_intermediate_size", 16},
+      {"intermediate_size", 16}, {"num_shared_expert", 1}, {"attention_head_dim", 16}, {"pad_token_id", 0},
+      {"pad_id", 0}, {"eod_token_id", 3}, {"sep_token_id", 4}}},
+};
+
+// A random GGUF of the family: norm weights and 1-D biases 1 + N(0, 0.1), matrices N(0, 1/fan_in).
+std::string write_tiny(const Family& family, const fs::path& dir) {
+  nlohmann::json hf = nlohmann::json::parse(find_preset(family.preset)->config_json);
+  hf.erase("quantization_config");
+  hf["vocab_size"] = kVocab;
+  hf["hidden_size"] = 32;
+  hf["num_attention_heads"] = 4;
+  hf["num_key_value_heads"] = 2;
+  hf["head_dim"] = 16;
+  hf["max_position_embeddings"] = 64;
+  hf["bos_token_id"] = 1;
+  hf["eos_token_id"] = 2;
+  hf.merge_patch(family.overrides);
+  const ModelConfig c = config_from_hf(hf);
+  const ArchSpec* spec = find_arch_by_gguf(family.gguf_arch);
+  GGUFWriter w;
+  w.set("general.architecture", GGUFValue::str(family.gguf_arch));
+  spec->write_gguf_metadata(c, w);
+  const auto plans = spec->gguf_tensors(c);
+  for (const auto& p : plans) w.add_tensor(p.name, DType::F32, p.shape);
+  const std::string path = (dir / (std::string(family.gguf_arch) + ".gguf")).string();
+  w.write(path, [&](size_t i) {
+    const auto& p = plans[i];
+    int64_t n = 1;
+    for (int64_t d : p.shape) n *= d;
+    std::mt19937 rng(static_cast<uint32_t>(i + 1));
+    const bool vector = p.shape.size() == 1;
+    std::normal_distribution<float> dist(vector ? 1.0f : 0.0f, vector ? 0.1f : 1.0f / std::sqrt(float(p.shape.back())));
+    std::vector<float> values(n);
+    for (float& v : values) v = dist(rng);
+    std::vector<uint8_t> bytes(n * 4);
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+    return bytes;
+  });
+  return path;
+}
+
+class MoeFamilyForwardTest : public ::testing::TestWithParam<Family> {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("dragon_forward_moe2_" + std::to_string(getpid()));
+    fs::create_directories(dir_);
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::unique_ptr<Model> load() {
+    const fs::path path = dir_ / (std::string(GetParam().gguf_arch) + ".gguf");
+    if (!fs::exists(path)) write_tiny(GetParam(), dir_);
+    return build_model(open_model(path.string()));
+  }
+
+  static inline fs::path dir_;
+};
+
+double rel_rmse(const Activations& a, const Activations& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    num += std::pow(double(a.data[i]) - b.data[i], 2);
+    den += std::pow(double(b.data[i]), 2);
+  }
+  return std::sqrt(num / den);
+}
+
+const std::vector<int32_t> kPrompt = {3, 17, 42, 5, 63, 0, 9, 9, 28, 51, 11, 7};
+
+TEST_P(MoeFamilyForwardTest, DecodeThroughTheCacheReproducesOneBatchLogits) {
+  auto model = load();
+  ThreadPool pool(2);
+  KVCache batch_cache(model->config(), 32, 1, CacheType::F32);
+  const Activations all = prompt_logits(*model, kPrompt, batch_cache, pool);
+  ASSERT_EQ(all.rows, static_cast<int64_t>(kPrompt.size()));
+  ASSERT_EQ(all.cols, kVocab);
+
+  KVCache step_cache(model->config(), 32, 1, CacheType::F32);
+  Activations steps(all.rows, all.cols);
+  for (size_t i = 0; i < kPrompt.size(); ++i) {
+    Batch one;
+    one.add(kPrompt[i], static_cast<int64_t>(i), 0, true);
+    const Activations row = model->forward(one, step_cache, pool);
+    std::copy(row.data.begin(), row.data.end(), steps.row(static_cast<int64_t>(i)));
+  }
+  const double err = rel_rmse(steps, all);
+  std::printf("  %s token-by-token vs one batch: rel RMSE %.3e\n", GetParam().gguf_arch, err);
+  EXPECT_LT(err, 1e-5);
+}
+
+TEST_P(MoeFamilyForwardTest, SequencesInOneBatchDoNotSeeEachOther) {
+  auto model = load();
+  ThreadPool pool(1);
+  const std::vector<int32_t> other = {60, 1, 2, 33, 34};
+  KVCache a(model->config(), 32, 1, CacheType::F32), b(model->config(), 32, 1, CacheType::F32);
+  const Activations alone_a = prompt_logits(*model, kPrompt, a, pool);
+  const Activations alone_b = prompt_logits(*model, other, b, pool);
+
+  // The two prompts interleaved as sequences 1 and 0 of one batch: their tokens share experts.
+  KVCache shared(model->config(), 32, 2, CacheType::F32);
+  Batch batch;
+  std::vector<std::pair<int, int64_t>> order;
+  for (size_t i = 0; i < kPrompt.size(); ++i) {
+    batch.add(kPrompt[i], static_cast<int64_t>(i), 1, true);
+    order.push_back({1, static_cast<int64_t>(i)});
+    if (i < other.size()) {
+      batch.add(other[i], static_cast<int64_t>(i), 0, true);
+      order.push_back({0, static_cast<int64_t>(i)});
+    }
+  }
+  const Activations mixed = model->forward(batch, shared, pool);
+  double err = 0;
+  for (size_t r = 0; r < order.size(); ++r) {
+    const Activations& ref = order[r].first == 1 ? alone_a : alone_b;
+    for (int64_t v = 0; v < kVocab; ++v)
+      err = std::max(err, std::fabs(double(mixed.row(r)[v]) - ref.row(order[r].second)[v]));
+  }
+  std::printf("  %s two sequences in one batch vs alone: max abs diff %.3e\n", GetParam().gguf_arch, err);
+  EXPECT_LT(err, 1e-4);
+}
+
+TEST_P(MoeFamilyForwardTest, ThreadsDoNotChangeResults) {
+  auto model = load();
+  ThreadPool one(1), three(3);
+  KVCache c1(model->config(), 32, 1, CacheType::F16), c3(model->config(), 32, 1, CacheType::F16);
+  const Activations a = prompt_logits(*model, kPrompt, c1, one), b = prompt_logits(*model, kPrompt, c3, three);
+  EXPECT_EQ(a.data, b.data);
+}
+
+TEST_P(MoeFamilyForwardTest, LogitsAreFiniteAndDependOnTheToken) {
+  auto model = load();
+  ThreadPool pool(1);
+  KVCache cache(model->config(), 32, 1, CacheType::F32);
+  const Activations logits = prompt_logits(*model, kPrompt, cache, pool);
+  for (float v : logits.data) ASSERT_TRUE(std::isfinite(v));
+  // The next-token choice varies along the prompt (the model is not degenerate).
+  std::set<int32_t> choices;
+  for (int64_t r = 0; r < logits.rows; ++r) choices.insert(argmax(logits.row(r), kVocab));
+  std::printf("  %s: %zu distinct argmax over %lld positions\n", GetParam().gguf_arch, choices.size(),
+              static_cast<long long>(logits.rows));
+  EXPECT_GT(choices.size(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, MoeFamilyForwardTest, ::testing::ValuesIn(kFamilies),
+                         [](const auto& info) {
+                           std::string name = info.param.gguf_arch;
+                           for (char& ch : name)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return name;
+                         });
+
+TEST(Glm4MoeForwardTest, MtpLayerIsKeptButNotPartOfTheStack) {
+  const fs::path dir = fs::temp_directory_path() / ("dragon_forward_glm_mtp_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string path = write_tiny(kFamilies[0], dir);
+  OpenedModel opened = open_model(path);
+  EXPECT_EQ(opened.config.n_layers, 3);
+  EXPECT_EQ(opened.config.n_nextn_layers, 1);
+  EXPECT_FALSE(opened.config.layer_is_moe(0));
+  EXPECT_TRUE(opened.config.layer_is_moe(1));
+  auto model = build_model(std::move(opened));
+  ThreadPool pool(1);
+  KVCache cache(model->config(), 8, 1, CacheType::F32);
+  EXPECT_EQ(prompt_logits(*model, {1, 2, 3}, cache, pool).rows, 3);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+}  // namespace
+}  // namespace dragon
