@@ -37,7 +37,7 @@ struct Glm4MoeLayer {
   MoeWeights moe;
 };
 
-class Glm4Moe final : public DecoderModel {
+class Glm4Moe final : public DecoderModel, public RoutingTraceable {
  public:
   explicit Glm4Moe(OpenedModel opened) : DecoderModel(std::move(opened)) {
     for (int64_t il = 0; il < c_.n_layers; ++il) {
@@ -60,6 +60,7 @@ class Glm4Moe final : public DecoderModel {
 
   Activations forward(const Batch& batch, KVCache& cache, ThreadPool& pool) override {
     cache.begin_batch(batch);
+    begin_trace();
     const float eps = static_cast<float>(c_.norm_eps);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
 
@@ -81,7 +82,7 @@ class Glm4Moe final : public DecoderModel {
       add_in_place(h, linear(attn, L.attn.o, pool));
 
       const Activations m = rms_norm(h, L.ffn_norm, eps);
-      add_in_place(h, L.is_moe ? moe_ffn(m, L.moe, c_, pool) : swiglu_ffn(m, L.dense, pool));
+      add_in_place(h, L.is_moe ? moe_ffn(m, L.moe, c_, pool, next_trace_slot()) : swiglu_ffn(m, L.dense, pool));
     }
     return output_logits(h, batch, pool);
   }

@@ -31,7 +31,7 @@ struct HunyuanMoeLayer {
   MoeWeights moe;         // routed experts + shared_mlp
 };
 
-class HunyuanMoe final : public DecoderModel {
+class HunyuanMoe final : public DecoderModel, public RoutingTraceable {
  public:
   explicit HunyuanMoe(OpenedModel opened) : DecoderModel(std::move(opened)) {
     for (int64_t il = 0; il < c_.n_layers; ++il) {
@@ -46,6 +46,7 @@ class HunyuanMoe final : public DecoderModel {
 
   Activations forward(const Batch& batch, KVCache& cache, ThreadPool& pool) override {
     cache.begin_batch(batch);
+    begin_trace();
     const float eps = static_cast<float>(c_.norm_eps);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
 
@@ -65,7 +66,7 @@ class HunyuanMoe final : public DecoderModel {
       add_in_place(h, linear(attn, L.attn.o, pool));
 
       const Activations m = rms_norm(h, L.ffn_norm, eps);
-      add_in_place(h, moe_ffn(m, L.moe, c_, pool));
+      add_in_place(h, moe_ffn(m, L.moe, c_, pool, next_trace_slot()));
     }
     return output_logits(h, batch, pool);
   }

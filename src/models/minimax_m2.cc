@@ -33,7 +33,7 @@ struct MiniMaxM2Layer {
   MoeWeights moe;
 };
 
-class MiniMaxM2 final : public DecoderModel {
+class MiniMaxM2 final : public DecoderModel, public RoutingTraceable {
  public:
   explicit MiniMaxM2(OpenedModel opened) : DecoderModel(std::move(opened)) {
     for (int64_t il = 0; il < c_.n_layers; ++il) {
@@ -50,6 +50,7 @@ class MiniMaxM2 final : public DecoderModel {
 
   Activations forward(const Batch& batch, KVCache& cache, ThreadPool& pool) override {
     cache.begin_batch(batch);
+    begin_trace();
     const float eps = static_cast<float>(c_.norm_eps);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
 
@@ -67,7 +68,7 @@ class MiniMaxM2 final : public DecoderModel {
       add_in_place(h, linear(attn, L.attn.o, pool));
 
       const Activations m = rms_norm(h, L.ffn_norm, eps);
-      add_in_place(h, moe_ffn(m, L.moe, c_, pool));
+      add_in_place(h, moe_ffn(m, L.moe, c_, pool, next_trace_slot()));
     }
     return output_logits(h, batch, pool);
   }

@@ -3,7 +3,9 @@
 // must reproduce the one-batch logits (the routing of a token must not depend on its batch),
 // sequences in one batch must not see each other, threads must not change results, and GLM's
 // MTP layer stays in the file without being run. Logits parity with llama.cpp and PyTorch on
-// full-vocabulary models is tests/parity/run_moe2_parity.sh.
+// full-vocabulary models is tests/parity/run_moe2_parity.sh. The routing of every token of every
+// MoE layer of a small synthetic HF model (real vocabulary and expert count) must equal the
+// PyTorch reference's (tests/parity/moe_compare.py): same experts, weights within 1e-4.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -13,11 +15,20 @@
 #include <random>
 #include <set>
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+
 #include "io/gguf.h"
 #include "models/arch.h"
+#include "models/moe.h"
 #include "runtime/generation.h"
 #include "runtime/model.h"
 #include "synth/preset.h"
+#include "synth/synth.h"
+#include "test_paths.h"
 
 namespace dragon {
 namespace {
@@ -214,6 +225,103 @@ TEST(Glm4MoeForwardTest, MtpLayerIsKeptButNotPartOfTheStack) {
   EXPECT_EQ(prompt_logits(*model, {1, 2, 3}, cache, pool).rows, 3);
   std::error_code ec;
   fs::remove_all(dir, ec);
+}
+
+// dragon's routing trace vs the reference's on one synthetic HF F32 model of `preset`.
+void check_routing_against_reference(const std::string& preset, int64_t layers, const std::vector<std::string>& sets,
+                                      size_t expected_moe_layers) {
+  const fs::path dir = fs::temp_directory_path() / fmt::format("dragon_moe2_ref_{}_{}", preset, getpid());
+  fs::remove_all(dir);
+  SynthOptions options;
+  options.preset = preset;
+  options.format = "hf";
+  options.layers = layers;
+  options.seed = 5;
+  options.sets = sets;
+  options.out = dir.string();
+  options.tokenizer_dir = test::tokenizers_dir().string();
+  synthesize(options);
+
+  std::vector<int32_t> tokens;
+  std::string token_list;
+  for (int i = 0; i < 16; ++i) {
+    tokens.push_back((i * 7919 + 101) % 100000);
+    token_list += (token_list.empty() ? "" : ",") + std::to_string(tokens.back());
+  }
+  const fs::path ref_path = dir / "routing.json";
+  const std::string command = fmt::format("/usr/bin/python3 {}/tests/parity/moe_compare.py routing --model {} --tokens {} --out {}",
+                                          DRAGON_SOURCE_DIR, dir.string(), token_list, ref_path.string());
+  ASSERT_EQ(std::system(command.c_str()), 0) << "FAIL: " << command;
+  const nlohmann::json ref = nlohmann::json::parse(std::ifstream(ref_path));
+
+  std::unique_ptr<Model> model = build_model(open_model(dir.string()));
+  auto* traceable = dynamic_cast<blocks::RoutingTraceable*>(model.get());
+  ASSERT_NE(traceable, nullptr) << preset << ": the model does not expose its routing";
+  std::vector<blocks::Routing> trace;
+  traceable->set_routing_trace(&trace);
+  KVCache cache(model->config(), 32, 1, CacheType::F32);
+  ThreadPool pool(2);
+  prompt_logits(*model, tokens, cache, pool);
+
+  ASSERT_EQ(trace.size(), expected_moe_layers);
+  ASSERT_EQ(ref["layers"].size(), trace.size());
+  int64_t same_sets = 0;
+  double max_rel = 0;
+  for (size_t l = 0; l < trace.size(); ++l) {
+    const blocks::Routing& r = trace[l];
+    for (int64_t t = 0; t < r.n_tokens; ++t) {
+      // Compared as (expert, weight) sets: the order within a token does not change the output.
+      std::vector<std::pair<int32_t, double>> mine, theirs;
+      for (int64_t s = 0; s < r.k; ++s) {
+        mine.emplace_back(r.experts[t * r.k + s], r.weights[t * r.k + s]);
+        theirs.emplace_back(ref["layers"][l]["experts"][t][s].get<int32_t>(),
+                            ref["layers"][l]["weights"][t][s].get<double>());
+      }
+      std::sort(mine.begin(), mine.end());
+      std::sort(theirs.begin(), theirs.end());
+      bool same = true;
+      for (int64_t s = 0; s < r.k; ++s) same = same && mine[s].first == theirs[s].first;
+      if (!same) {
+        ADD_FAILURE() << preset << " MoE layer " << l << " token " << t << ": experts differ from the reference";
+        continue;
+      }
+      ++same_sets;
+      for (int64_t s = 0; s < r.k; ++s)
+        max_rel = std::max(max_rel, std::abs(mine[s].second - theirs[s].second) / std::abs(theirs[s].second));
+    }
+  }
+  std::printf("  %s: %zu MoE layers x %zu tokens, k=%lld: %lld token routings with the reference's experts, "
+              "max relative weight error %.3g\n",
+              preset.c_str(), trace.size(), tokens.size(), static_cast<long long>(trace[0].k),
+              static_cast<long long>(same_sets), max_rel);
+  EXPECT_EQ(same_sets, static_cast<int64_t>(trace.size() * tokens.size()));
+  EXPECT_LE(max_rel, 1e-4);
+  fs::remove_all(dir);
+}
+
+const std::vector<std::string> kNarrow = {"hidden_size=64", "num_attention_heads=2", "num_key_value_heads=1"};
+
+std::vector<std::string> narrow(std::vector<std::string> more) {
+  more.insert(more.begin(), kNarrow.begin(), kNarrow.end());
+  return more;
+}
+
+// Air's 128 experts, top-8, sigmoid + correction bias; layer 0 dense; GLM-4.5's scaling 2.5.
+TEST(MoeFamilyRouting, Glm45RoutingEqualsPyTorch) {
+  check_routing_against_reference("glm-4.5-air", 3,
+                                  narrow({"intermediate_size=64", "moe_intermediate_size=16", "routed_scaling_factor=2.5"}),
+                                  2);
+}
+
+// 256 experts, top-8, sigmoid + correction bias, renormalised.
+TEST(MoeFamilyRouting, MiniMaxM2RoutingEqualsPyTorch) {
+  check_routing_against_reference("minimax-m2", 2, narrow({"intermediate_size=16"}), 2);
+}
+
+// 64 experts, top-8, softmax renormalised, shared MLP.
+TEST(MoeFamilyRouting, HunyuanA13BRoutingEqualsPyTorch) {
+  check_routing_against_reference("hunyuan-a13b", 2, narrow({"intermediate_size=16", "moe_intermediate_size=[16,16]"}),
+                                  2);
 }
 
 }  // namespace

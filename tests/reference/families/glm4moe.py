@@ -23,7 +23,7 @@ the causal LM forward and are not read.
 """
 import torch
 
-from families import common
+from families import common, moe_common
 
 
 def _check_config(config):
@@ -111,6 +111,7 @@ def forward(config, weights, tokens, dtype):
                                       w(mlp + "down_proj.weight"))
             continue
         indices, topk_weights = route(m, w(mlp + "gate.weight"), w(mlp + "gate.e_score_correction_bias"), config)
+        moe_common.record(indices, topk_weights)
 
         def expert(e, x):
             x_p = f"{mlp}experts.{e}."

@@ -21,7 +21,7 @@ moe_topk / num_experts may be per-layer lists (entry [layer]).
 """
 import torch
 
-from families import common
+from families import common, moe_common
 from families.glm4moe import routed_experts
 
 
@@ -88,6 +88,7 @@ def forward(config, weights, tokens, dtype):
         gates = torch.softmax(common.linear(m, w(mlp + "gate.wg.weight")), dim=-1)
         topk_gates, indices = torch.topk(gates, per_layer(config["moe_topk"], i), dim=-1)
         topk_weights = topk_gates / topk_gates.sum(dim=-1, keepdim=True).clamp(min=torch.finfo(dtype).eps)
+        moe_common.record(indices, topk_weights)
 
         def expert(e, x):
             x_p = f"{mlp}experts.{e}."

@@ -17,7 +17,7 @@
 """
 import torch
 
-from families import common
+from families import common, moe_common
 from families.glm4moe import rope_partial_neox, routed_experts
 
 
@@ -71,6 +71,7 @@ def forward(config, weights, tokens, dtype):
         indices = torch.topk(scores + w(moe + "e_score_correction_bias"), top_k, dim=-1, sorted=False)[1]
         topk_weights = scores.gather(1, indices)
         topk_weights = topk_weights / topk_weights.sum(dim=-1, keepdim=True)
+        moe_common.record(indices, topk_weights)
 
         def expert(e, x):
             x_p = f"{moe}experts.{e}."
