@@ -83,6 +83,9 @@ std::vector<GenerationRequest> make_requests(const ServerContext& ctx, const std
     r.stop_tokens = ctx.model.stop_tokens;
     r.ignore_eos = f.ignore_eos;
     r.top_logprobs = f.top_logprobs;
+    // The tool-call and reasoning parsers need the marker tokens' text (DeepSeek's tool-call
+    // markers are special tokens).
+    r.skip_special_tokens = ctx.model.tool_format != chat::ToolCallFormat::DeepSeekV3;
     if (f.response_format != ResponseFormat::Text)
       r.constraint = std::make_shared<JsonObjectConstraint>(ctx.model.token_table(), ctx.model.stop_tokens, r.max_tokens);
     out.push_back(std::move(r));

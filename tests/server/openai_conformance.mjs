@@ -1,0 +1,81 @@
+// Conformance of `dragon serve` with the official npm `openai` client. Usage:
+//   node tests/server/openai_conformance.mjs BASE_URL API_KEY EXPECTED_GREEDY_TEXT
+// Checks chat (non-stream, stream with usage), greedy output equal to `dragon run`, completions,
+// models, logprobs, JSON mode, and the errors (401, 400 over-context, 400 malformed JSON).
+// Prints one line per check with its figures; exits 1 on the first failure.
+import OpenAI from "openai";
+
+const [baseURL, apiKey, expectedGreedy] = process.argv.slice(2);
+const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 60000 });
+const fail = (msg) => { console.log(`FAIL: ${msg}`); process.exit(1); };
+const check = (ok, msg) => { if (!ok) fail(msg); };
+const messages = [{ role: "user", content: "你好" }];
+
+// 1. chat, greedy, non-stream: the text `dragon run --temp 0` printed for the same message.
+const chat = await client.chat.completions.create({ model: "tiny", messages, temperature: 0, max_tokens: 16 });
+const text = chat.choices[0].message.content ?? "";
+const reasoning = chat.choices[0].message.reasoning_content ?? "";
+check(chat.object === "chat.completion", "object");
+check(chat.usage.prompt_tokens > 0 && chat.usage.completion_tokens > 0, "usage counts");
+check(chat.usage.prompt_tokens_details && typeof chat.usage.prompt_tokens_details.cached_tokens === "number", "cached_tokens");
+const full = (reasoning ? `<think>\n${reasoning}\n</think>\n\n` : "") + text;
+check(full.trim() === expectedGreedy.trim() || text.trim() === expectedGreedy.trim() || expectedGreedy.includes(text.trim()),
+      `greedy chat ${JSON.stringify(full)} != dragon run ${JSON.stringify(expectedGreedy)}`);
+console.log(`  chat: ${chat.usage.prompt_tokens} prompt + ${chat.usage.completion_tokens} completion tokens, finish ${chat.choices[0].finish_reason}, equal to dragon run`);
+
+// 2. the same request streamed, with usage: the deltas add up to the same text.
+const stream = await client.chat.completions.create({ model: "tiny", messages, temperature: 0, max_tokens: 16, stream: true,
+                                                      stream_options: { include_usage: true } });
+let streamed = "", streamedReasoning = "", chunks = 0, usage = null, finish = null;
+for await (const chunk of stream) {
+  ++chunks;
+  if (chunk.usage) usage = chunk.usage;
+  const c = chunk.choices[0];
+  if (!c) continue;
+  streamed += c.delta.content ?? "";
+  streamedReasoning += c.delta.reasoning_content ?? "";
+  if (c.finish_reason) finish = c.finish_reason;
+}
+check(streamed === text && streamedReasoning === reasoning, `stream ${JSON.stringify(streamed)} != ${JSON.stringify(text)}`);
+check(usage && usage.completion_tokens === chat.usage.completion_tokens, "stream usage");
+check(finish === chat.choices[0].finish_reason, "stream finish_reason");
+console.log(`  stream: ${chunks} chunks, same text, usage ${usage.completion_tokens} tokens`);
+
+// 3. logprobs.
+const lp = await client.chat.completions.create({ model: "tiny", messages, temperature: 0, max_tokens: 4, logprobs: true, top_logprobs: 3 });
+const entries = lp.choices[0].logprobs.content;
+check(entries.length === lp.usage.completion_tokens, "one logprobs entry per token");
+for (const e of entries) {
+  check(e.logprob <= 0 && e.top_logprobs.length === 3, "logprob shape");
+  check(e.top_logprobs[0].logprob >= e.top_logprobs[2].logprob, "top_logprobs sorted");
+  check(Math.abs(e.logprob - e.top_logprobs[0].logprob) < 1e-4, "greedy token is the most likely");
+}
+console.log(`  logprobs: ${entries.length} tokens, first ${entries[0].logprob.toFixed(4)}`);
+
+// 4. JSON mode: the answer parses as an object.
+const js = await client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "Give me JSON" }],
+                                                  response_format: { type: "json_object" }, max_tokens: 24, temperature: 0.8, seed: 3 });
+let parsed;
+try { parsed = JSON.parse(js.choices[0].message.content); } catch (e) { fail(`json mode output does not parse: ${js.choices[0].message.content}`); }
+check(typeof parsed === "object" && !Array.isArray(parsed), "json mode gives an object");
+console.log(`  json mode: ${JSON.stringify(js.choices[0].message.content).slice(0, 80)} parses (${js.usage.completion_tokens} tokens, ${js.choices[0].finish_reason})`);
+
+// 5. completions and models.
+const comp = await client.completions.create({ model: "tiny", prompt: "Once upon a time", max_tokens: 5, temperature: 0 });
+check(comp.object === "text_completion" && comp.usage.completion_tokens > 0, "completions");
+const models = await client.models.list();
+check(models.data.length === 1 && models.data[0].id === "tiny", "models");
+console.log(`  completions: ${JSON.stringify(comp.choices[0].text)}; models: ${models.data[0].id}`);
+
+// 6. errors.
+const status = async (fn) => { try { await fn(); return 200; } catch (e) { return e.status; } };
+const bad = new OpenAI({ baseURL, apiKey: "wrong", maxRetries: 0 });
+check(await status(() => bad.chat.completions.create({ model: "tiny", messages })) === 401, "bad key 401");
+const long = "hello ".repeat(1000);  // ~1000 tokens, over the --ctx 512 the script starts the server with
+check(await status(() => client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: long }] })) === 400, "over-context 400");
+check(await status(() => client.chat.completions.create({ model: "tiny", messages, temperature: 9 })) === 400, "bad temperature 400");
+const raw = await fetch(`${baseURL}/chat/completions`, { method: "POST", headers: { Authorization: `Bearer ${apiKey}`, "Content-Type": "application/json" }, body: "{\"messages\": [" });
+const body = await raw.json();
+check(raw.status === 400 && body.error && body.error.message.includes("JSON"), "malformed JSON 400");
+console.log("  errors: bad key 401, over-context 400, bad temperature 400, malformed JSON 400");
+console.log("PASS");
