@@ -12,6 +12,7 @@
 #include "io/hf_dir.h"
 #include "models/arch.h"
 #include "models/model_file.h"
+#include "runtime/kv_cache.h"
 #include "util/error.h"
 
 namespace dragon::cli {
@@ -65,6 +66,12 @@ json describe_gguf_file(const GGUFFile& f) {
   return j;
 }
 
+// KV cache bytes per token of context at the default F16 cache (MLA: latent + rope row only).
+void add_kv_facts(json& j, const ModelConfig& c) {
+  j["kv_bytes_per_token"] = KVCache::bytes_per_token(c, CacheType::F16);
+  j["kv_cache"] = c.is_mla() ? "latent" : "per-head";
+}
+
 json describe(const std::string& path) {
   if (!is_hf_directory(path) && !std::filesystem::is_directory(path) && std::filesystem::exists(path)) {
     auto file = GGUFFile::open(path);
@@ -79,6 +86,7 @@ json describe(const std::string& path) {
     j["hf_architecture"] = m.config.hf_architecture;
     j["context_length"] = m.config.context_length;
     j["config"] = config_to_json(m.config);
+    add_kv_facts(j, m.config);
     return j;
   }
   const OpenedModel m = open_model(path);
@@ -87,6 +95,7 @@ json describe(const std::string& path) {
   j.update(tensor_facts(m.tensors));
   j["context_length"] = m.config.context_length;
   j["config"] = config_to_json(m.config);
+  add_kv_facts(j, m.config);
   return j;
 }
 
@@ -110,6 +119,8 @@ void print_text(const json& j) {
                human_bytes(v["bytes"].get<double>()));
   if (!j["supported"].get<bool>()) return;
   fmt::print("context:       {}\n", j["context_length"].get<int64_t>());
+  fmt::print("kv cache:      {} bytes/token at F16 ({})\n", j["kv_bytes_per_token"].get<int64_t>(),
+             j["kv_cache"] == "latent" ? "MLA: compressed latent + rope key only" : "per-head keys and values");
   fmt::print("config:\n");
   for (const auto& [key, value] : j["config"].items()) fmt::print("  {:<22} {}\n", key, value.dump());
 }

@@ -19,6 +19,7 @@ const std::map<std::string, Builder>& builders() {
   static const std::map<std::string, Builder> table = {
       {"baichuan", build_baichuan},
       {"deepseek", build_deepseek},
+      {"deepseek2", build_deepseek2},
       {"ernie4_5", build_ernie4_5},
       {"ernie4_5-moe", build_ernie4_5_moe},
       {"glm4", build_glm4},

@@ -13,4 +13,6 @@ ARCHITECTURES = {
     "Glm4MoeForCausalLM": "glm4moe",
     "MiniMaxM2ForCausalLM": "minimax_m2",
     "HunYuanMoEV1ForCausalLM": "hunyuan_moe",
+    "DeepseekV2ForCausalLM": "deepseek_v2",
+    "DeepseekV3ForCausalLM": "deepseek_v2",
 }

@@ -1,0 +1,146 @@
+#include "models/mla.h"
+
+#include <cmath>
+
+#include "kernels/attention.h"
+#include "kernels/matmul.h"
+#include "util/error.h"
+
+namespace dragon::blocks {
+
+namespace {
+
+// Head h of a 3-D weight [n_heads, rows, cols] as a 2-D [rows, cols] view (no copy).
+TensorView head_slice(const TensorView& t, int64_t h) {
+  TensorView v;
+  v.name = fmt::format("{}[head {}]", t.name, h);
+  v.dtype = t.dtype;
+  v.shape = {t.shape[1], t.shape[2]};
+  const uint64_t bytes = dtype_row_bytes(t.dtype, t.shape[2]) * static_cast<uint64_t>(t.shape[1]);
+  v.data = t.data + bytes * h;
+  v.nbytes = bytes;
+  return v;
+}
+
+std::vector<TensorView> head_slices(const Weights& w, const std::string& name, std::vector<int64_t> shape) {
+  const TensorView& t = w.get(name);
+  if (t.shape != shape) fail("tensor {} has shape {}, expected {}", name, shape_string(t.shape), shape_string(shape));
+  std::vector<TensorView> out;
+  for (int64_t h = 0; h < shape[0]; ++h) out.push_back(head_slice(t, h));
+  return out;
+}
+
+// The rope of the decoupled key / query dims: qk_rope_head_dim-wide heads, all rotated.
+ModelConfig rope_part_config(const ModelConfig& c) {
+  ModelConfig r = c;
+  r.head_dim = c.qk_rope_head_dim;
+  r.rotary_dim = c.qk_rope_head_dim;
+  r.rope_interleaved = true;  // HF de-interleaves before rotate_half: adjacent pairs
+  return r;
+}
+
+// Columns [offset, offset + width) of each of x's `n_heads` heads of `head_width`, as [rows, n_heads * width].
+Activations gather_heads(const Activations& x, int64_t n_heads, int64_t head_width, int64_t offset, int64_t width) {
+  Activations out(x.rows, n_heads * width);
+  for (int64_t t = 0; t < x.rows; ++t)
+    for (int64_t h = 0; h < n_heads; ++h)
+      std::copy_n(x.row(t) + h * head_width + offset, width, out.row(t) + h * width);
+  return out;
+}
+
+}  // namespace
+
+float mla_softmax_scale(const ModelConfig& c) {
+  double scale = 1.0 / std::sqrt(static_cast<double>(c.qk_nope_head_dim + c.qk_rope_head_dim));
+  const RopeScaling& rs = c.rope_scaling;
+  if (rs.type == "yarn" && rs.mscale_all_dim != 0.0 && rs.factor > 1.0) {
+    const double mscale = 0.1 * rs.mscale_all_dim * std::log(rs.factor) + 1.0;
+    scale *= mscale * mscale;
+  }
+  return static_cast<float>(scale);
+}
+
+MlaWeights load_mla(const Weights& w, const ModelConfig& c, int64_t il) {
+  const std::string p = "blk." + std::to_string(il) + ".";
+  const int64_t H = c.n_heads, qk = c.qk_nope_head_dim + c.qk_rope_head_dim;
+  MlaWeights m;
+  m.norm = w.f32(p + "attn_norm.weight", c.hidden_size);
+  if (c.q_lora_rank > 0) {
+    m.q_a = load_linear(w, p + "attn_q_a", c.q_lora_rank, c.hidden_size, false);
+    m.q_a_norm = w.f32(p + "attn_q_a_norm.weight", c.q_lora_rank);
+    m.q_b = load_linear(w, p + "attn_q_b", H * qk, c.q_lora_rank, false);
+  } else {
+    m.q = load_linear(w, p + "attn_q", H * qk, c.hidden_size, false);
+  }
+  m.kv_a = load_linear(w, p + "attn_kv_a_mqa", c.kv_lora_rank + c.qk_rope_head_dim, c.hidden_size, false);
+  m.kv_a_norm = w.f32(p + "attn_kv_a_norm.weight", c.kv_lora_rank);
+  m.k_b = head_slices(w, p + "attn_k_b.weight", {H, c.kv_lora_rank, c.qk_nope_head_dim});
+  m.v_b = head_slices(w, p + "attn_v_b.weight", {H, c.v_head_dim, c.kv_lora_rank});
+  m.o = load_linear(w, p + "attn_output", c.hidden_size, H * c.v_head_dim, false);
+  return m;
+}
+
+MlaAttention::MlaAttention(const ModelConfig& c) : c_(c), rope_(rope_part_config(c)), scale_(mla_softmax_scale(c)) {}
+
+Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, const Batch& batch, KVCache& cache,
+                                  int64_t layer, ThreadPool& pool) const {
+  if (!cache.is_latent()) fail("MLA attention needs a latent KV cache");
+  const int64_t n = x.rows, H = c_.n_heads, nope = c_.qk_nope_head_dim, rope = c_.qk_rope_head_dim;
+  const int64_t lora = c_.kv_lora_rank, vd = c_.v_head_dim, qk = nope + rope, width = lora + rope;
+
+  const Activations q = w.q.weight ? linear(x, w.q, pool)
+                                   : linear(rms_norm(linear(x, w.q_a, pool), w.q_a_norm, c_.norm_eps), w.q_b, pool);
+
+  // The cache rows: [RMSNorm(latent) | RoPE(k_pe)].
+  Activations kv = linear(x, w.kv_a, pool);
+  const Activations latent = rms_norm(gather_heads(kv, 1, width, 0, lora), w.kv_a_norm, c_.norm_eps);
+  Activations k_pe = gather_heads(kv, 1, width, lora, rope);
+  rope_.apply_rows(k_pe, batch.positions);
+  for (int64_t t = 0; t < n; ++t) {
+    std::copy_n(latent.row(t), lora, kv.row(t));
+    std::copy_n(k_pe.row(t), rope, kv.row(t) + lora);
+    cache.store_latent(layer, batch.seq_ids[t], batch.positions[t], kv.row(t));
+  }
+
+  // Absorbed queries, per head [q_nope W_UK_h (kv_lora) | RoPE(q_pe) (rope)].
+  Activations q_pe = gather_heads(q, H, qk, nope, rope);
+  rope_.apply_rows(q_pe, batch.positions);
+  Activations q_abs(n, H * width);
+  pool.parallel_for(H, [&](int64_t begin, int64_t end) {
+    ThreadPool serial(1);  // heads are the parallel dimension here
+    for (int64_t h = begin; h < end; ++h) {
+      Activations q_lat;
+      matmul(gather_heads(q, 1, H * qk, h * qk, nope), w.k_b[h], q_lat, serial);
+      for (int64_t t = 0; t < n; ++t) {
+        std::copy_n(q_lat.row(t), lora, q_abs.row(t) + h * width);
+        std::copy_n(q_pe.row(t) + h * rope, rope, q_abs.row(t) + h * width + lora);
+      }
+    }
+  });
+
+  // Every head attends over the shared latent rows: keys are whole rows, values their latent part.
+  Activations o_lat(n, H * lora);
+  pool.parallel_for(n * H, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t t = item / H, h = item % H;
+      const KVSpan span = cache.latent_span(layer, batch.seq_ids[t]);
+      attend_head(q_abs.row(t) + h * width, span, batch.positions[t] + 1, width, lora, scale_,
+                  o_lat.row(t) + h * lora, scores);
+    }
+  });
+
+  // Values leave latent space once per head: out_h = W_UV_h o_lat_h.
+  Activations attn(n, H * vd);
+  pool.parallel_for(H, [&](int64_t begin, int64_t end) {
+    ThreadPool serial(1);
+    for (int64_t h = begin; h < end; ++h) {
+      Activations out_h;
+      matmul(gather_heads(o_lat, 1, H * lora, h * lora, lora), w.v_b[h], out_h, serial);
+      for (int64_t t = 0; t < n; ++t) std::copy_n(out_h.row(t), vd, attn.row(t) + h * vd);
+    }
+  });
+  return linear(attn, w.o, pool);
+}
+
+}  // namespace dragon::blocks

@@ -1,0 +1,209 @@
+// Multi-head latent attention (DeepSeek-V2/V3) on a tiny random deepseek2 GGUF written here
+// (vocabulary 64, kv_lora_rank 16, qk_nope 8, qk_rope 4, v 8, YaRN): the cache holds only the
+// latent + rope row per token, decoding one token at a time through it (the absorbed path)
+// reproduces the one-batch logits, and sequences in one batch stay apart. The layers are dense
+// (first_k_dense_replace = all) so this tests MLA alone; parity with llama.cpp and PyTorch,
+// MoE layers included, is tests/parity/run_mla_parity.sh.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "io/gguf.h"
+#include "models/arch.h"
+#include "models/mla.h"
+#include "runtime/generation.h"
+#include "runtime/model.h"
+#include "synth/preset.h"
+#include "util/error.h"
+
+namespace dragon {
+namespace {
+
+namespace fs = std::filesystem;
+
+ModelConfig tiny_config() {
+  nlohmann::json hf = nlohmann::json::parse(find_preset("deepseek-v2-lite")->config_json);
+  hf["vocab_size"] = 64;
+  hf["hidden_size"] = 32;
+  hf["intermediate_size"] = 48;
+  hf["num_hidden_layers"] = 2;
+  hf["first_k_dense_replace"] = 2;
+  hf["num_attention_heads"] = 3;
+  hf["num_key_value_heads"] = 3;
+  hf["kv_lora_rank"] = 16;
+  hf["qk_nope_head_dim"] = 8;
+  hf["qk_rope_head_dim"] = 4;
+  hf["v_head_dim"] = 8;
+  hf["n_routed_experts"] = 4;
+  hf["num_experts_per_tok"] = 2;
+  hf["moe_intermediate_size"] = 16;
+  hf["bos_token_id"] = 1;
+  hf["eos_token_id"] = 2;
+  return config_from_hf(hf);
+}
+
+std::string write_tiny_deepseek2(const fs::path& dir) {
+  const ModelConfig c = tiny_config();
+  const ArchSpec* spec = find_arch_by_gguf("deepseek2");
+  GGUFWriter w;
+  w.set("general.architecture", GGUFValue::str("deepseek2"));
+  spec->write_gguf_metadata(c, w);
+  const auto plans = spec->gguf_tensors(c);
+  for (const auto& p : plans) w.add_tensor(p.name, DType::F32, p.shape);
+  const std::string path = (dir / "tiny-deepseek2.gguf").string();
+  w.write(path, [&](size_t i) {
+    const auto& p = plans[i];
+    int64_t n = 1;
+    for (int64_t d : p.shape) n *= d;
+    std::mt19937 rng(static_cast<uint32_t>(i + 1));
+    const bool norm = p.shape.size() == 1;
+    std::normal_distribution<float> dist(norm ? 1.0f : 0.0f, norm ? 0.1f : 1.0f / std::sqrt(float(p.shape.back())));
+    std::vector<float> values(n);
+    for (float& v : values) v = dist(rng);
+    std::vector<uint8_t> bytes(n * 4);
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+    return bytes;
+  });
+  return path;
+}
+
+class MlaForwardTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("dragon_mla_forward_" + std::to_string(getpid()));
+    fs::create_directories(dir_);
+    path_ = write_tiny_deepseek2(dir_);
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::unique_ptr<Model> load() { return build_model(open_model(path_)); }
+
+  static inline fs::path dir_;
+  static inline std::string path_;
+};
+
+double rel_rmse(const Activations& a, const Activations& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    num += std::pow(double(a.data[i]) - b.data[i], 2);
+    den += std::pow(double(b.data[i]), 2);
+  }
+  return std::sqrt(num / den);
+}
+
+const std::vector<int32_t> kPrompt = {3, 17, 42, 5, 63, 0, 9, 9, 28, 51, 11, 7};
+
+TEST(MlaKVCache, HoldsOnlyTheLatentAndTheRopeKey) {
+  const ModelConfig c = tiny_config();
+  KVCache cache(c, 8, 2, CacheType::F16);
+  EXPECT_TRUE(cache.is_latent());
+  EXPECT_EQ(cache.latent_width(), 16 + 4);
+  EXPECT_EQ(cache.bytes_per_token(), 2 * (16 + 4) * 2);
+  EXPECT_EQ(KVCache::bytes_per_token(c, CacheType::F32), 2 * (16 + 4) * 4);
+  // The per-head layout MLA avoids: 3 heads x (12 + 8) per layer.
+  std::printf("  latent cache: %lld bytes/token (per-head K/V would be %d)\n",
+              static_cast<long long>(cache.bytes_per_token()), 2 * 3 * (12 + 8) * 2);
+
+  std::vector<float> row(20);
+  for (size_t i = 0; i < row.size(); ++i) row[i] = 0.5f * static_cast<float>(i);
+  Batch b;
+  b.add(1, 0, 1, true);
+  cache.begin_batch(b);
+  cache.store_latent(1, 1, 0, row.data());
+  const KVSpan s = cache.latent_span(1, 1);
+  EXPECT_EQ(s.k, s.v) << "values are the latent part of the key rows";
+  EXPECT_EQ(s.k_stride, 20);
+  EXPECT_THROW(cache.store(0, 0, 0, row.data(), row.data()), Error);
+  EXPECT_THROW(cache.span(0, 0, 0), Error);
+}
+
+TEST(MlaKVCache, DenseFamiliesKeepPerHeadRows) {
+  ModelConfig c;
+  c.n_layers = 2;
+  c.n_kv_heads = 2;
+  c.head_dim = 8;
+  KVCache cache(c, 4, 1, CacheType::F32);
+  EXPECT_FALSE(cache.is_latent());
+  EXPECT_EQ(cache.bytes_per_token(), 2 * (16 + 16) * 4);
+  EXPECT_THROW(cache.latent_span(0, 0), Error);
+}
+
+TEST(MlaSoftmaxScale, YarnMscaleSquared) {
+  const ModelConfig c = tiny_config();  // V2-Lite's YaRN: factor 40, mscale_all_dim 0.707
+  const double m = 0.1 * 0.707 * std::log(40.0) + 1.0;
+  EXPECT_NEAR(blocks::mla_softmax_scale(c), m * m / std::sqrt(12.0), 1e-6);
+  ModelConfig plain = c;
+  plain.rope_scaling = RopeScaling{};
+  EXPECT_NEAR(blocks::mla_softmax_scale(plain), 1.0 / std::sqrt(12.0), 1e-7);
+}
+
+TEST_F(MlaForwardTest, DecodeThroughTheLatentCacheReproducesOneBatchLogits) {
+  auto model = load();
+  ThreadPool pool(2);
+  KVCache batch_cache(model->config(), 32, 1, CacheType::F32);
+  const Activations all = prompt_logits(*model, kPrompt, batch_cache, pool);
+  ASSERT_EQ(all.rows, static_cast<int64_t>(kPrompt.size()));
+
+  KVCache step_cache(model->config(), 32, 1, CacheType::F32);
+  Activations steps(all.rows, all.cols);
+  for (size_t i = 0; i < kPrompt.size(); ++i) {
+    Batch one;
+    one.add(kPrompt[i], static_cast<int64_t>(i), 0, true);
+    const Activations row = model->forward(one, step_cache, pool);
+    std::copy(row.data.begin(), row.data.end(), steps.row(static_cast<int64_t>(i)));
+  }
+  const double err = rel_rmse(steps, all);
+  std::printf("  token-by-token vs one batch: rel RMSE %.3e\n", err);
+  EXPECT_LT(err, 1e-6);
+
+  KVCache f16_cache(model->config(), 32, 1, CacheType::F16);
+  const double err16 = rel_rmse(prompt_logits(*model, kPrompt, f16_cache, pool), all);
+  std::printf("  f16 latent cache vs f32: rel RMSE %.3e\n", err16);
+  EXPECT_LT(err16, 5e-3);
+  EXPECT_GT(err16, 0.0);
+}
+
+TEST_F(MlaForwardTest, SequencesInOneBatchDoNotSeeEachOther) {
+  auto model = load();
+  ThreadPool pool(2);
+  const std::vector<int32_t> other = {60, 1, 2, 33, 34};
+  KVCache a(model->config(), 32, 1, CacheType::F32), b(model->config(), 32, 1, CacheType::F32);
+  const Activations alone_a = prompt_logits(*model, kPrompt, a, pool);
+  const Activations alone_b = prompt_logits(*model, other, b, pool);
+  KVCache shared(model->config(), 32, 2, CacheType::F32);
+  Batch batch;
+  std::vector<std::pair<int, int64_t>> order;
+  for (size_t i = 0; i < kPrompt.size(); ++i) {
+    batch.add(kPrompt[i], static_cast<int64_t>(i), 1, true);
+    order.push_back({1, static_cast<int64_t>(i)});
+    if (i < other.size()) {
+      batch.add(other[i], static_cast<int64_t>(i), 0, true);
+      order.push_back({0, static_cast<int64_t>(i)});
+    }
+  }
+  const Activations mixed = model->forward(batch, shared, pool);
+  double err = 0;
+  for (size_t r = 0; r < order.size(); ++r) {
+    const Activations& ref = order[r].first == 1 ? alone_a : alone_b;
+    for (int64_t v = 0; v < 64; ++v)
+      err = std::max(err, std::fabs(double(mixed.row(r)[v]) - ref.row(order[r].second)[v]));
+  }
+  std::printf("  two sequences in one batch vs alone: max abs diff %.3e\n", err);
+  EXPECT_LT(err, 1e-5);
+}
+
+TEST_F(MlaForwardTest, ThreadsDoNotChangeResults) {
+  auto model = load();
+  ThreadPool one(1), three(3);
+  KVCache c1(model->config(), 32, 1, CacheType::F16), c3(model->config(), 32, 1, CacheType::F16);
+  EXPECT_EQ(prompt_logits(*model, kPrompt, c1, one).data, prompt_logits(*model, kPrompt, c3, three).data);
+}
+
+}  // namespace
+}  // namespace dragon

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# MLA parity (DeepSeek-V2-Lite and DeepSeek-V3 shapes: real kv_lora_rank 512, qk_nope 128,
+# qk_rope 64, v_head_dim 128, YaRN; V3 with q_lora_rank; narrow hidden / expert widths; 3 layers =
+# 1 dense + 2 MoE) against both oracles:
+#   GGUF F32  vs llama_oracle (F32 KV):  rel RMSE <= 1e-3, argmax equal at every position
+#   GGUF Q8_0 / Q4_K vs llama_oracle:    dragon's KL to the F32 truth <= 1.1x llama.cpp's
+#   greedy generation (prompt, then one token per step through the latent cache = the absorbed
+#   decode path) identical to llama_oracle --generate, with F32 and F16 KV
+#   HF F32 vs PyTorch reference (float64): rel RMSE <= 1e-4, argmax equal
+#   HF FP8 (DeepSeek-V3 F8_E4M3 + 128x128 weight_scale_inv, V3 only) vs PyTorch: rel RMSE <= 1e-4
+#   dragon info: KV bytes per token = layers x (kv_lora_rank + qk_rope_head_dim) x 2 (F16)
+# Prints every measured figure. Runs from the repo root; binaries from ${DRAGON_BUILD:-build}.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source tests/oracle/oracle_common.sh
+DRAGON="$BUILD/dragon"
+CMP="$PY tests/parity/dense_compare.py"
+N_TOKENS=48
+N_GENERATE=24
+THREADS_DRAGON="${DRAGON_THREADS:-2}"
+TIE_GAP=1e-2
+
+ensure_oracle
+if ! synth_available; then echo "FAIL: $DRAGON synth is not available"; exit 1; fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failed=()
+check() { "$@" || failed+=("$*"); }
+start=$(date +%s.%N)
+
+# The small widths of tests/synth/presets_small.txt at 3 layers; DENSE leading dense layers.
+DENSE=1
+preset_args() {
+  case "$1" in
+    deepseek-v2-lite) echo "--set hidden_size=64 --set num_attention_heads=2 --set num_key_value_heads=2 --set intermediate_size=128 --set moe_intermediate_size=32 --set n_routed_experts=8 --set num_experts_per_tok=2 --set first_k_dense_replace=$DENSE" ;;
+    deepseek-v3) echo "--set hidden_size=64 --set num_attention_heads=2 --set num_key_value_heads=2 --set intermediate_size=128 --set moe_intermediate_size=32 --set n_routed_experts=16 --set n_group=4 --set topk_group=2 --set num_experts_per_tok=4 --set q_lora_rank=64 --set first_k_dense_replace=$DENSE" ;;
+  esac
+}
+synth() {  # synth PRESET FORMAT DTYPE OUT
+  # shellcheck disable=SC2046
+  "$DRAGON" synth "$1" --format "$2" --dtype "$3" --layers 3 --seed 11 $(preset_args "$1") --out "$4" >/dev/null
+}
+same_tokens() {  # same_tokens LABEL GOT EXPECTED
+  if [ "$2" = "$3" ]; then echo "PASS $1: $(echo "$2" | tr ',' '\n' | wc -l) tokens identical to llama.cpp"
+  else echo "FAIL $1"; echo "  dragon: $2"; echo "  llama:  $3"; failed+=("$1"); fi
+}
+
+for preset in deepseek-v2-lite deepseek-v3; do
+  echo "== $preset: GGUF vs llama.cpp, $N_TOKENS positions =="
+  for dtype in f32 q8_0 q4_k; do synth $preset gguf $dtype "$work/$dtype.gguf"; done
+  vocab=$("$DRAGON" info "$work/f32.gguf" --json | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d.get("config", d)["vocab_size"])')
+  tokens=$(prompt_tokens $N_TOKENS "$vocab")
+  for dtype in f32 q8_0 q4_k; do
+    "$ORACLE" --model "$work/$dtype.gguf" --tokens "$tokens" --out "$work/llama-$dtype.f32" --threads "$THREADS" 2>/dev/null
+    t0=$(date +%s.%N)
+    "$DRAGON" logits --model "$work/$dtype.gguf" --tokens "$tokens" --out "$work/dragon-$dtype.f32" --kv-type f32 \
+      --threads "$THREADS_DRAGON" 2>/dev/null
+    echo "dragon logits $dtype: $(echo "$(date +%s.%N) - $t0" | bc) s"
+  done
+  check $CMP "$work/dragon-f32.f32" "$work/llama-f32.f32" --tokens $N_TOKENS --vocab "$vocab" \
+    --label "$preset GGUF F32 dragon vs llama.cpp" --max-rel-rmse 1e-3
+  for dtype in q8_0 q4_k; do
+    check $CMP "$work/dragon-$dtype.f32" "$work/llama-$dtype.f32" --tokens $N_TOKENS --vocab "$vocab" \
+      --label "$preset GGUF ${dtype^^} dragon vs llama.cpp" --min-argmax 0.9 --tie-gap $TIE_GAP \
+      --truth "$work/dragon-f32.f32" --other "$work/llama-$dtype.f32" --max-kl-ratio 1.1
+  done
+
+  echo "== $preset: greedy generation through the latent cache =="
+  prompt=$(prompt_tokens 8 "$vocab")
+  expected=$("$ORACLE" --model "$work/f32.gguf" --tokens "$prompt" --generate $N_GENERATE --threads "$THREADS" 2>/dev/null | tail -1)
+  for kv in f32 f16; do
+    got=$("$DRAGON" generate --model "$work/f32.gguf" --tokens "$prompt" -n $N_GENERATE --kv-type $kv \
+      --threads "$THREADS_DRAGON" 2>/dev/null)
+    same_tokens "$preset generate (KV $kv)" "$got" "$expected"
+  done
+
+  echo "== $preset: KV cache bytes per token =="
+  "$DRAGON" info "$work/f32.gguf" | grep -i "kv" || true
+  want=$((3 * (512 + 64) * 2))
+  got_bytes=$("$DRAGON" info "$work/f32.gguf" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("kv_bytes_per_token", -1))')
+  if [ "$got_bytes" = "$want" ]; then echo "PASS $preset KV bytes/token: $got_bytes (latent 512 + rope 64, 3 layers, F16)"
+  else echo "FAIL $preset KV bytes/token: $got_bytes, expected $want"; failed+=("$preset kv bytes"); fi
+  rm -f "$work"/*.gguf
+
+  echo "== $preset: HF vs the PyTorch reference =="
+  hf_dtypes="f32"
+  [ "$preset" = deepseek-v3 ] && hf_dtypes="f32 fp8"
+  for dtype in $hf_dtypes; do
+    synth $preset hf $dtype "$work/hf-$dtype"
+    "$PY" tests/reference/reference_logits.py --model "$work/hf-$dtype" --tokens "$tokens" --out "$work/ref-$dtype.f32" \
+      --dtype float64 --threads 1 >/dev/null
+    "$DRAGON" logits --model "$work/hf-$dtype" --tokens "$tokens" --out "$work/dragon-hf-$dtype.f32" --kv-type f32 \
+      --threads "$THREADS_DRAGON" 2>/dev/null
+    check $CMP "$work/dragon-hf-$dtype.f32" "$work/ref-$dtype.f32" --tokens $N_TOKENS --vocab "$vocab" \
+      --label "$preset HF ${dtype^^} dragon vs PyTorch" --max-rel-rmse 1e-4
+    rm -rf "$work/hf-$dtype"
+  done
+done
+echo "MLA parity: $(echo "$(date +%s.%N) - $start" | bc) s"
+
+if ((${#failed[@]})); then
+  echo "FAIL mla parity: ${#failed[@]} check(s) failed"; exit 1
+fi
+echo "PASS mla parity"
