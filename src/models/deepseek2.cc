@@ -32,7 +32,7 @@ struct DeepSeek2Layer {
   bool is_moe = false;
 };
 
-class DeepSeek2 final : public DecoderModel {
+class DeepSeek2 final : public DecoderModel, public RoutingTraceable {
  public:
   explicit DeepSeek2(OpenedModel opened) : DecoderModel(std::move(opened)), mla_(c_) {
     for (int64_t il = 0; il < c_.n_layers; ++il) {
@@ -55,6 +55,7 @@ class DeepSeek2 final : public DecoderModel {
 
   Activations forward(const Batch& batch, KVCache& cache, ThreadPool& pool) override {
     cache.begin_batch(batch);
+    begin_trace();
     const double eps = c_.norm_eps;
     Activations h = embed(batch);
     for (int64_t il = 0; il < c_.n_layers; ++il) {
@@ -62,7 +63,7 @@ class DeepSeek2 final : public DecoderModel {
       add_in_place(h, mla_.forward(rms_norm(h, L.attn.norm, eps), L.attn, batch, cache, il, pool));
 
       const Activations m = rms_norm(h, L.dense.norm, eps);
-      add_in_place(h, L.is_moe ? moe_ffn(m, L.moe, c_, pool) : swiglu_ffn(m, L.dense, pool));
+      add_in_place(h, L.is_moe ? moe_ffn(m, L.moe, c_, pool, next_trace_slot()) : swiglu_ffn(m, L.dense, pool));
     }
     return output_logits(h, batch, pool);
   }

@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 ModelConfig tiny_config() {
   nlohmann::json hf = nlohmann::json::parse(find_preset("deepseek-v2-lite")->config_json);
   hf["vocab_size"] = 64;
-  hf["hidden_size"] = 32;
+  hf["hidden_size"] = 48;
   hf["intermediate_size"] = 48;
   hf["num_hidden_layers"] = 2;
   hf["first_k_dense_replace"] = 2;

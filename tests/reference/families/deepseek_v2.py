@@ -24,13 +24,13 @@ written from the releases' modeling_deepseek.py (deepseek-ai/DeepSeek-V2-Lite an
        out = sum_k weight_k expert_k(m) + shared_experts(m)      (experts are SwiGLU MLPs)
   logits = lm_head(norm(h))
 The MTP layers (num_nextn_predict_layers) are not part of the forward pass.
-`forward(..., routing_out=list)` appends each MoE layer's (expert ids, weights) per token.
+Each MoE layer's routing goes to moe_common.record (moe_compare.py's routing trace).
 """
 import math
 
 import torch
 
-from families import common
+from families import common, moe_common
 
 
 def yarn_get_mscale(scale=1.0, mscale=1.0):
@@ -116,8 +116,8 @@ def mla_attention(config, w, p, a, cos, sin, dtype):
 
 
 def route(config, w, p, m):
-    """MoEGate.forward -> (topk_idx [n, k], topk_weight [n, k]) in float32 routing as HF does it
-    in the model dtype here (float64 in the parity runs)."""
+    """MoEGate.forward -> (topk_idx [n, k], topk_weight [n, k]), in the model dtype (HF routes in
+    float32; the parity runs use float64)."""
     n = m.shape[0]
     n_experts, k = config["n_routed_experts"], config["num_experts_per_tok"]
     n_group, topk_group = config.get("n_group") or 1, config.get("topk_group") or 1
@@ -163,10 +163,9 @@ def route(config, w, p, m):
     return topk_idx, topk_weight
 
 
-def moe(config, w, p, m, routing_out):
+def moe(config, w, p, m):
     topk_idx, topk_weight = route(config, w, p, m)
-    if routing_out is not None:
-        routing_out.append((topk_idx.clone(), topk_weight.clone()))
+    moe_common.record(topk_idx, topk_weight)
     out = torch.zeros_like(m)
     for e in torch.unique(topk_idx).tolist():
         rows, slot = (topk_idx == e).nonzero(as_tuple=True)
@@ -179,7 +178,7 @@ def moe(config, w, p, m, routing_out):
     return out
 
 
-def forward(config, weights, tokens, dtype, routing_out=None):
+def forward(config, weights, tokens, dtype):
     if config.get("hidden_act", "silu") != "silu":
         raise NotImplementedError(f"deepseek: hidden_act {config['hidden_act']} is not implemented")
     eps = config.get("rms_norm_eps", 1e-6)
@@ -198,7 +197,7 @@ def forward(config, weights, tokens, dtype, routing_out=None):
         h = h + mla_attention(config, w, p, a, cos, sin, dtype)
         m = common.rms_norm(h, w(p + "post_attention_layernorm.weight"), eps)
         if config.get("n_routed_experts") and i >= first_dense and i % freq == 0:
-            h = h + moe(config, w, p, m, routing_out)
+            h = h + moe(config, w, p, m)
         else:
             h = h + common.swiglu_mlp(m, w(p + "mlp.gate_proj.weight"), w(p + "mlp.up_proj.weight"),
                                       w(p + "mlp.down_proj.weight"))
