@@ -24,6 +24,8 @@ void register_synth(CLI::App& app, const SetRunner& set_runner) {
   cmd->add_option("--seed", o.seed, "Random seed")->capture_default_str();
   cmd->add_option("--set", o.sets, "Override a config key: KEY=VALUE (JSON or string; dotted keys reach into objects)");
   cmd->add_option("--out", o.out, "Output GGUF file or HF directory");
+  cmd->add_option("--name", o.name, "GGUF general.name (default: the preset name)");
+  cmd->add_option("--description", o.description, "GGUF general.description");
   cmd->add_option("--tokenizer-dir", o.tokenizer_dir, "Tokenizer files (default: $DRAGON_TOKENIZERS or <binary dir>/share/tokenizers)");
 
   cmd->callback([set_runner, args] {

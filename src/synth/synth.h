@@ -28,6 +28,8 @@ struct SynthOptions {
   std::vector<std::string> sets;     // "key=value" config overrides, applied before `layers`
   std::string out;                   // GGUF file path, or HF directory
   std::string tokenizer_dir;         // "" = DRAGON_TOKENIZERS or <binary dir>/share/tokenizers
+  std::string name;                  // GGUF general.name ("" = the preset name)
+  std::string description;           // GGUF general.description ("" = none)
   uint64_t max_shard_bytes = 2ull << 30;  // HF: shard the safetensors above this
 };
 

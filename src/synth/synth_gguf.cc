@@ -40,7 +40,8 @@ std::string write_synth_gguf(const SynthOptions& options, const SynthPlan& plan,
 
   GGUFWriter w;
   w.set("general.architecture", GGUFValue::str(c.arch));
-  w.set("general.name", GGUFValue::str(plan.preset->name));
+  w.set("general.name", GGUFValue::str(options.name.empty() ? plan.preset->name : options.name));
+  if (!options.description.empty()) w.set("general.description", GGUFValue::str(options.description));
   w.set("general.file_type", GGUFValue::u32(gguf_file_type(dtype)));
   if (dtype_is_quantized(dtype)) w.set("general.quantization_version", GGUFValue::u32(2));
   w.set("general.source.huggingface.repository", GGUFValue::str(plan.preset->hf_repo));
