@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "hub/hub.h"
 #include "io/gguf.h"
 #include "util/error.h"
 
@@ -102,7 +103,8 @@ ModelTemplate from_gguf(const std::string& path) {
 
 }  // namespace
 
-ModelTemplate load_model_template(const std::string& model_path) {
+ModelTemplate load_model_template(const std::string& model) {
+  const std::string model_path = hub::resolve_model(model);
   if (fs::is_directory(model_path)) return from_hf_dir(model_path);
   if (!fs::exists(model_path)) fail("{}: no such file or directory", model_path);
   return from_gguf(model_path);

@@ -1,4 +1,4 @@
-// dragon run --model M [--system S] [-n N] [--temp T ...] [--seed S] ["prompt"]
+// dragon run [--model M] [--system S] [-n N] [--temp T ...] [--seed S] ["prompt"]
 // One chat turn: renders the model's chat template over [system?, user] with the generation
 // prompt, tokenizes it as HF's apply_chat_template does (no added BOS/EOS — the template carries
 // them — and special tokens parsed), and hands it to the engine (runtime/engine.h, the path
@@ -23,6 +23,7 @@
 
 #include "chat/chat_template.h"
 #include "chat/model_template.h"
+#include "cli/demo_model.h"
 #include "cli/commands.h"
 #include "runtime/engine.h"
 #include "runtime/generation.h"
@@ -119,6 +120,10 @@ void write_out(const std::string& text) {
 
 int run_run(RunOptions o) {
   if (o.prompt.empty()) o.prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  if (o.model.empty()) {
+    o.model = demo_model_path();
+    fmt::print(stderr, "run: no --model: the DEMO model (a tiny poem writer, not a real LLM): {}\n", o.model);
+  }
   // The model first: an architecture without a forward pass is the error worth reporting.
   auto model = build_model(open_model(o.model));
   const ModelConfig& c = model->config();
@@ -189,7 +194,7 @@ int run_run(RunOptions o) {
 void register_run(CLI::App& app, const SetRunner& set_runner) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "one chat turn: chat template, sampling, streamed answer");
-  cmd->add_option("--model,-m", o->model, "GGUF file or HF model directory")->required();
+  cmd->add_option("--model,-m", o->model, "GGUF file, HF model directory or pulled name (default: the demo model)");
   cmd->add_option("prompt", o->prompt, "the user message (default: read stdin)");
   cmd->add_option("--system", o->system, "a system message");
   cmd->add_option("-n,--n-predict", o->n, "most tokens to generate")->check(CLI::Range(int64_t{1}, int64_t{1} << 30));

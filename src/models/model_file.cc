@@ -1,9 +1,11 @@
 #include "models/model_file.h"
 
+
 #include <filesystem>
 #include <map>
 #include <set>
 
+#include "hub/hub.h"
 #include "util/error.h"
 
 namespace dragon {
@@ -80,8 +82,11 @@ OpenedModel open_gguf_model(std::unique_ptr<GGUFFile> file) {
   return m;
 }
 
-OpenedModel open_model(const std::string& path) {
-  if (!std::filesystem::exists(path)) fail("{}: no such file or directory", path);
+OpenedModel open_model(const std::string& model) {
+  // MODEL may also be a name `dragon pull` fetched (ORG/NAME[:FILE]).
+  const std::string path = hub::resolve_model(model);
+  if (!std::filesystem::exists(path))
+    fail("{}: no such file or directory (a Hugging Face name must be fetched first: dragon pull {})", path, path);
   if (!is_hf_directory(path)) {
     if (std::filesystem::is_directory(path)) fail("{}: a directory without config.json (not an HF model)", path);
     return open_gguf_model(GGUFFile::open(path));

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "hub/hub.h"
 #include "io/gguf.h"
 #include "tokenizer/pre_tokenizer_presets.h"
 #include "tokenizer/tokenizer.h"
@@ -152,8 +153,9 @@ std::unique_ptr<Tokenizer> load_tokenizer_gguf(const GGUFFile& f) {
   });
 }
 
-std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model) {
   namespace fs = std::filesystem;
+  const std::string path = hub::resolve_model(model);
   if (fs::is_directory(path) || path.ends_with(".json")) return load_tokenizer_files(path);
   auto gguf = GGUFFile::open(path);
   return load_tokenizer_gguf(*gguf);
