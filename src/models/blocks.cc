@@ -75,14 +75,14 @@ Activations cached_attention(const Activations& q, const Activations& k, const A
   for (int64_t t = 0; t < batch.size(); ++t) cache.store(layer, batch.seq_ids[t], batch.positions[t], k.row(t), v.row(t));
   Activations out(q.rows, c.n_heads * vd);
   const int64_t group = c.n_heads / c.n_kv_heads;
-  // One work item per (token, head): decode of one token still spreads over the threads.
-  pool.parallel_for(batch.size() * c.n_heads, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores;
+  // One work item per (token, kv head): the query heads of a GQA group read each cached K / V
+  // row once, together (attend_group), instead of once per head.
+  pool.parallel_for(batch.size() * c.n_kv_heads, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t t = item / c.n_heads, h = item % c.n_heads;
-      const KVSpan kv = cache.span(layer, batch.seq_ids[t], h / group);
-      attend_head(q.row(t) + h * c.head_dim, kv, batch.positions[t] + 1, c.head_dim, vd, scale,
-                  out.row(t) + h * vd, scores, alibi.empty() ? 0.0f : alibi[h]);
+      const int64_t t = item / c.n_kv_heads, kvh = item % c.n_kv_heads;
+      attend_group(q.row(t) + kvh * group * c.head_dim, group, cache.span(layer, batch.seq_ids[t], kvh),
+                   batch.positions[t] + 1, c.head_dim, vd, scale, out.row(t) + kvh * group * vd,
+                   alibi.empty() ? nullptr : alibi.data() + kvh * group);
     }
   });
   return out;
