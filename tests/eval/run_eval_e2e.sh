@@ -165,7 +165,7 @@ PYEOF
 # 7. The same answers through `dragon serve` as in-process, when the server exists.
 if "$DRAGON" serve --help >/dev/null 2>&1; then
   SPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$DRAGON" serve --model "$MODEL" --port "$SPORT" >"$TMP/serve.log" 2>&1 &
+  "$DRAGON" serve --model "$MODEL" --name tiny --port "$SPORT" >"$TMP/serve.log" 2>&1 &
   PIDS+=($!)
   up=0
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$SPORT/v1/models" >/dev/null 2>&1 && up=1 && break; sleep 0.2; done
