@@ -118,4 +118,21 @@ grep -q "^run: sampling temperature 0.6 top_k 20 top_p 0.95 " "$TMP/hf.err" ||
 "$DRAGON" run --model "$TMP/hf" -n 4 --temp 0 "你好" >/dev/null 2>"$TMP/hf0.err"
 grep -q "^run: greedy" "$TMP/hf0.err" || fail "--temp 0 did not override generation_config.json"
 echo "  HF directory: $(head -1 "$TMP/hf.err"); with --temp 0: $(head -1 "$TMP/hf0.err")"
+# 8. no --model: the demo model that ships in models/ (a tiny poem writer) answers in Chinese,
+#    and says it is a demo; without it the error names the ways out.
+"$DRAGON" run -n 24 "静夜思" >"$TMP/demo.txt" 2>"$TMP/demo.err" || { cat "$TMP/demo.err"; fail "run without --model"; }
+grep -q "DEMO" "$TMP/demo.err" || fail "run without --model does not say it runs the demo model"
+"$PY" - "$TMP/demo.txt" <<'PYEOF' || fail "the demo model did not write Chinese"
+import sys
+text = open(sys.argv[1], encoding="utf-8").read()
+han = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+assert han >= 8, f"{han} Han characters in {text!r}"
+print(f"  demo model: {han} Han characters: {' '.join(text.split())[:60]}")
+PYEOF
+set +e
+DRAGON_DEMO_MODEL="$TMP/missing.gguf" "$DRAGON" run "hi" >/dev/null 2>"$TMP/nodemo.err"
+code=$?
+set -e
+[ "$code" = 1 ] && grep -q -- "--model" "$TMP/nodemo.err" || fail "missing demo model: exit $code, $(cat "$TMP/nodemo.err")"
+echo "  missing demo model: $(tail -1 "$TMP/nodemo.err")"
 echo "PASS run_dragon_run"
