@@ -19,6 +19,16 @@ namespace fs = std::filesystem;
 namespace {
 
 using Curl = std::unique_ptr<CURL, void (*)(CURL*)>;
+using Headers = std::unique_ptr<curl_slist, void (*)(curl_slist*)>;
+
+// The header list must outlive the transfer, so the caller keeps it.
+Headers auth_headers(CURL* curl, const std::string& bearer_token) {
+  Headers h(nullptr, curl_slist_free_all);
+  if (bearer_token.empty()) return h;
+  h.reset(curl_slist_append(nullptr, ("Authorization: Bearer " + bearer_token).c_str()));
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h.get());
+  return h;
+}
 
 Curl new_session(const std::string& url) {
   static std::once_flag init;
@@ -129,8 +139,9 @@ std::string host_of(const std::string& url) {
   return url.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
-HttpResponse http_get(const std::string& url) {
+HttpResponse http_get(const std::string& url, const std::string& bearer_token) {
   Curl curl = new_session(url);
+  const Headers headers = auth_headers(curl.get(), bearer_token);
   HttpResponse r;
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, append);
   curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &r.body);
@@ -160,6 +171,7 @@ DownloadResult download_file(const DownloadRequest& req) {
     std::FILE* f = std::fopen(part.c_str(), start > 0 ? "ab" : "wb");
     if (!f) fail("{}: cannot write", part.string());
     Curl curl = new_session(req.url);
+    const Headers headers = auth_headers(curl.get(), req.bearer_token);
     Sink sink{f, start, 0, bar, 0, false, curl.get()};
     curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, write_part);
     curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &sink);

@@ -14,7 +14,9 @@ struct HttpResponse {
 
 // GET `url`; follows redirects. Throws dragon::Error "cannot reach HOST: REASON" when the
 // connection itself fails; HTTP error statuses are returned for the caller to explain.
-HttpResponse http_get(const std::string& url);
+// `bearer_token`, when set, goes out as "Authorization: Bearer ..." (gated / private repositories);
+// libcurl drops it on a redirect to another host, so a CDN never sees it.
+HttpResponse http_get(const std::string& url, const std::string& bearer_token = "");
 
 struct DownloadRequest {
   std::string url;
@@ -22,6 +24,7 @@ struct DownloadRequest {
   int64_t size = -1;            // expected size when the hub says it (-1: unknown)
   std::string sha256;           // expected lowercase hex; empty: not checked
   std::string label;            // shown on the progress bar
+  std::string bearer_token;     // see http_get
 };
 
 struct DownloadResult {

@@ -4,7 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <fstream>
 
 #include "hub/download.h"
 #include "util/error.h"
@@ -46,6 +48,23 @@ std::string hf_endpoint(const PullOptions& o) {
   return "https://huggingface.co";
 }
 
+// Hugging Face's token, where huggingface_hub keeps it: $HF_TOKEN, $HUGGING_FACE_HUB_TOKEN, else the
+// file `huggingface-cli login` writes ($HF_HOME/token, default ~/.cache/huggingface/token).
+std::string hf_token() {
+  for (const char* var : {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"})
+    if (const char* t = std::getenv(var); t && *t) return t;
+  fs::path file;
+  if (const char* h = std::getenv("HF_HOME"); h && *h) file = fs::path(h) / "token";
+  else if (const char* home = std::getenv("HOME"); home && *home) file = fs::path(home) / ".cache" / "huggingface" / "token";
+  std::ifstream in(file);
+  std::string token;
+  if (in) std::getline(in, token);
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  return token;
+}
+
+std::string token_for(Source source) { return source == Source::HuggingFace ? hf_token() : std::string(); }
+
 std::string ms_endpoint(const PullOptions& o) {
   if (!o.endpoint.empty()) return o.endpoint;
   if (const char* e = std::getenv("MODELSCOPE_ENDPOINT"); e && *e) return e;
@@ -66,11 +85,13 @@ std::string strip_slash(std::string s) {
 json get_json(const std::string& url, const ModelName& name, Source source) {
   HttpResponse r;
   try {
-    r = http_get(url);
+    r = http_get(url, token_for(source));
   } catch (const Error& e) {
     offline(e, source);
   }
-  if (r.status == 401 || r.status == 403) fail("{}: access denied (HTTP {}); the repository may be gated or private", name.repo(), r.status);
+  if (r.status == 401 || r.status == 403)
+    fail("{}: access denied (HTTP {}); the repository may be gated or private{}", name.repo(), r.status,
+         source == Source::HuggingFace && hf_token().empty() ? ": set HF_TOKEN to a token that may read it" : "");
   if (r.status == 404) fail("{}: not found on {} (HTTP 404); check the name and --revision", name.repo(), host_of(url));
   if (r.status != 200) fail("{}: HTTP {} from {}", name.repo(), r.status, url);
   try {
@@ -176,7 +197,7 @@ PullResult pull(const ModelName& name, const PullOptions& options) {
       fail("{}: refusing file path '{}' from the hub", name.repo(), f.path);
     const fs::path dest = result.dir / f.path;
     if (fs::exists(dest) && (f.size < 0 || int64_t(fs::file_size(dest)) == f.size)) continue;  // already complete
-    DownloadRequest req{base + f.path, dest, f.size, f.sha256, f.path};
+    DownloadRequest req{base + f.path, dest, f.size, f.sha256, f.path, token_for(options.source)};
     DownloadResult d;
     try {
       d = download_file(req);

@@ -8,6 +8,7 @@ Test modes:
   --interrupt-after N  the first download of each weight file stops after N bytes (connection
                        closed mid-body), as a dropped network would
   --bad-sha PATH       the listing advertises a wrong sha256 for PATH
+  --token T            a gated hub: every request needs "Authorization: Bearer T", else 401
 Every download is logged to --log as JSON lines {path, start, sent, status}.
 """
 import argparse, hashlib, http.server, json, os, sys, urllib.parse
@@ -39,6 +40,8 @@ class Hub(http.server.BaseHTTPRequestHandler):
             f.write(json.dumps(entry) + "\n")
 
     def do_GET(self):
+        if args.token and self.headers.get("Authorization") != f"Bearer {args.token}":
+            return self.send_json({"error": "Access to this repository is restricted"}, 401)
         url = urllib.parse.urlparse(self.path)
         parts = [urllib.parse.unquote(p) for p in url.path.strip("/").split("/")]
         if len(parts) >= 5 and parts[0] == "api" and parts[1] == "models" and parts[4] == "tree":
@@ -107,6 +110,7 @@ def main():
     p.add_argument("--log", required=True)
     p.add_argument("--interrupt-after", type=int, default=0)
     p.add_argument("--bad-sha", default="")
+    p.add_argument("--token", default="")
     args = p.parse_args()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
     with open(args.port_file + ".tmp", "w") as f:

@@ -86,6 +86,20 @@ grep -q "no file 'nope.gguf'" "$work/err" || die "unclear missing-file error: $(
 if "$DRAGON" pull acme/missing > /dev/null 2> "$work/err"; then die "missing repo accepted"; fi
 grep -q "not found" "$work/err" || die "unclear missing-repo error: $(cat "$work/err")"
 
+# 5b. A gated hub: without a token, 401 and advice to set HF_TOKEN; with HF_TOKEN (or the token
+#     file `huggingface-cli login` writes) the pull goes through, downloads included.
+start_hub --token hf_secret
+"$DRAGON" rm acme/gguf-repo 2> /dev/null || true
+if HF_TOKEN= HF_HOME="$work/nohf" "$DRAGON" pull acme/gguf-repo > /dev/null 2> "$work/err"; then die "gated pull without a token succeeded"; fi
+grep -q "HTTP 401" "$work/err" && grep -q "HF_TOKEN" "$work/err" || die "unclear gated error: $(cat "$work/err")"
+echo "gated, no token: $(cat "$work/err")"
+HF_TOKEN=hf_secret "$DRAGON" pull acme/gguf-repo:m-Q8_0.gguf > /dev/null 2> "$work/err" || { cat "$work/err"; die "gated pull with HF_TOKEN failed"; }
+cmp "$work/hub/acme/gguf-repo/m-Q8_0.gguf" "$DRAGON_HOME/models/acme/gguf-repo/m-Q8_0.gguf" || die "gated download differs"
+mkdir -p "$work/hfhome" && echo "hf_secret" > "$work/hfhome/token"
+"$DRAGON" rm acme/gguf-repo 2> /dev/null
+HF_TOKEN= HF_HOME="$work/hfhome" "$DRAGON" pull acme/gguf-repo:m-Q8_0.gguf > /dev/null 2> "$work/err" || { cat "$work/err"; die "gated pull with the token file failed"; }
+echo "gated: HF_TOKEN and \$HF_HOME/token both accepted"
+
 # 6. Offline: a closed port gives an error that says what to do.
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 if "$DRAGON" pull acme/tiny-model > /dev/null 2> "$work/err"; then die "pull succeeded with the hub down"; fi
