@@ -42,8 +42,10 @@ prompt=$(prompt_tokens 16)
 vocab=151936
 
 echo "== $preset, $N_TOKENS positions: GGUF vs llama.cpp =="
-for dtype in f32 f16 q8_0 q4_k; do
-  synth gguf "$dtype" "$work/$dtype.gguf"
+for dtype in f32 f16 q8_0 q4_k q6_k; do
+  # synth writes no Q6_K; dragon quantize re-encodes the F32 file of the same seed.
+  if [ "$dtype" = q6_k ]; then "$DRAGON" quantize "$work/f32.gguf" "$work/q6_k.gguf" q6_k >/dev/null 2>&1
+  else synth gguf "$dtype" "$work/$dtype.gguf"; fi
   "$ORACLE" --model "$work/$dtype.gguf" --tokens "$tokens" --out "$work/llama-$dtype.f32" --threads "$THREADS" 2>/dev/null
   t0=$(date +%s.%N)
   "$DRAGON" logits --model "$work/$dtype.gguf" --tokens "$tokens" --out "$work/dragon-$dtype.f32" --kv-type f32 \
@@ -60,6 +62,9 @@ check $CMP "$work/dragon-q8_0.f32" "$work/llama-q8_0.f32" --tokens "$N_TOKENS" -
 check $CMP "$work/dragon-q4_k.f32" "$work/llama-q4_k.f32" --tokens "$N_TOKENS" --vocab $vocab \
   --label "GGUF Q4_K dragon vs llama.cpp" --min-argmax 0.95 --tie-gap $TIE_GAP \
   --truth "$work/dragon-f32.f32" --other "$work/llama-q4_k.f32" --max-kl-ratio 1.1
+check $CMP "$work/dragon-q6_k.f32" "$work/llama-q6_k.f32" --tokens "$N_TOKENS" --vocab $vocab \
+  --label "GGUF Q6_K dragon vs llama.cpp" --min-argmax 0.95 --tie-gap $TIE_GAP \
+  --truth "$work/dragon-f32.f32" --other "$work/llama-q6_k.f32" --max-kl-ratio 1.1
 
 echo "== greedy generation of $N_GENERATE tokens through the KV cache =="
 expected=$("$ORACLE" --model "$work/f32.gguf" --tokens "$prompt" --generate $N_GENERATE --threads "$THREADS" 2>/dev/null | tail -1)
@@ -132,22 +137,29 @@ for family_model in qwen2.5-0.5b qwen2.5-7b deepseek-llm-7b yi-6b glm-4-9b ernie
 done
 echo "HF families vs PyTorch: $(echo "$(date +%s.%N) - $families_start" | bc) s"
 
-echo "== other dense families: GGUF F32 vs llama.cpp =="
+echo "== other dense families: GGUF F32 and Q8_0 vs llama.cpp, $N_TOKENS positions, $N_GENERATE generated =="
 for preset in qwen2.5-0.5b deepseek-llm-7b glm-4-9b ernie-4.5-0.3b; do
-  "$DRAGON" synth "$preset" --format gguf --dtype f32 --layers 2 --seed 9 "${sets[@]}" --out "$work/$preset.gguf" >/dev/null
-  pv=$("$DRAGON" info "$work/$preset.gguf" --json | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d.get("config", d)["vocab_size"])')
-  ptokens=$("$PY" -c 'import sys; n, v = int(sys.argv[1]), int(sys.argv[2]); print(",".join(str((i * 7919 + 101) % v) for i in range(n)))' 64 "$pv")
-  "$ORACLE" --model "$work/$preset.gguf" --tokens "$ptokens" --out "$work/llama-$preset.f32" --threads "$THREADS" 2>/dev/null
-  "$DRAGON" logits --model "$work/$preset.gguf" --tokens "$ptokens" --out "$work/dragon-$preset.f32" --kv-type f32 \
-    --threads "$THREADS_DRAGON" 2>/dev/null
-  check $CMP "$work/dragon-$preset.f32" "$work/llama-$preset.f32" --tokens 64 --vocab "$pv" \
+  for dtype in f32 q8_0; do  # same seed: the F32 file is the truth the Q8_0 logits are measured against
+    "$DRAGON" synth "$preset" --format gguf --dtype $dtype --layers 2 --seed 9 "${sets[@]}" --out "$work/$preset-$dtype.gguf" >/dev/null
+  done
+  pv=$("$DRAGON" info "$work/$preset-f32.gguf" --json | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d.get("config", d)["vocab_size"])')
+  ptokens=$("$PY" -c 'import sys; n, v = int(sys.argv[1]), int(sys.argv[2]); print(",".join(str((i * 7919 + 101) % v) for i in range(n)))' "$N_TOKENS" "$pv")
+  for dtype in f32 q8_0; do
+    "$ORACLE" --model "$work/$preset-$dtype.gguf" --tokens "$ptokens" --out "$work/llama-$preset-$dtype.f32" --threads "$THREADS" 2>/dev/null
+    "$DRAGON" logits --model "$work/$preset-$dtype.gguf" --tokens "$ptokens" --out "$work/dragon-$preset-$dtype.f32" --kv-type f32 \
+      --threads "$THREADS_DRAGON" 2>/dev/null
+  done
+  check $CMP "$work/dragon-$preset-f32.f32" "$work/llama-$preset-f32.f32" --tokens "$N_TOKENS" --vocab "$pv" \
     --label "$preset GGUF F32 dragon vs llama.cpp" --max-rel-rmse 1e-3
+  check $CMP "$work/dragon-$preset-q8_0.f32" "$work/llama-$preset-q8_0.f32" --tokens "$N_TOKENS" --vocab "$pv" \
+    --label "$preset GGUF Q8_0 dragon vs llama.cpp" --min-argmax 0.95 --tie-gap $TIE_GAP \
+    --truth "$work/dragon-$preset-f32.f32" --other "$work/llama-$preset-q8_0.f32" --max-kl-ratio 1.1
   pprompt=$("$PY" -c 'import sys; print(",".join(str((i * 7919 + 101) % int(sys.argv[1])) for i in range(16)))' "$pv")
-  expected=$("$ORACLE" --model "$work/$preset.gguf" --tokens "$pprompt" --generate 32 --threads "$THREADS" 2>/dev/null | tail -1)
-  got=$("$DRAGON" generate --model "$work/$preset.gguf" --tokens "$pprompt" -n 32 --threads "$THREADS_DRAGON" 2>/dev/null)
-  if [ "$got" = "$expected" ]; then echo "PASS $preset generate: 32/32 tokens identical to llama.cpp"
+  expected=$("$ORACLE" --model "$work/$preset-f32.gguf" --tokens "$pprompt" --generate $N_GENERATE --threads "$THREADS" 2>/dev/null | tail -1)
+  got=$("$DRAGON" generate --model "$work/$preset-f32.gguf" --tokens "$pprompt" -n $N_GENERATE --threads "$THREADS_DRAGON" 2>/dev/null)
+  if [ "$got" = "$expected" ]; then echo "PASS $preset generate: $N_GENERATE/$N_GENERATE tokens identical to llama.cpp"
   else echo "FAIL $preset generate"; echo "  dragon: $got"; echo "  llama:  $expected"; failed+=("$preset generate"); fi
-  rm -f "$work/$preset.gguf"
+  rm -f "$work/$preset"-*.gguf "$work"/*-"$preset"-*.f32
 done
 
 # Baichuan: llama.cpp chooses rope (its 7B type) or ALiBi (13B) by the layer count alone (any
