@@ -1,9 +1,12 @@
 // dragon generate --model M --tokens 1,2,3 -n 64 [--threads N] [--kv-type f32|f16]
 //                 [--temp T --top-k K --top-p P --min-p P --repeat-penalty R
 //                  --presence-penalty X --frequency-penalty X --seed S]
+//                 [--draft-model M2 | --speculative mtp] [--draft-n K]
 // Decoding through the KV cache; prints the generated ids comma-separated on one line (the
 // format of llama_oracle --generate). Greedy by default, exactly the generate_greedy path; any
 // sampling flag goes through the sampler (src/runtime/sampler.h), which never stops early here.
+// --draft-model / --speculative mtp decode greedily by speculation (runtime/speculative.h): the
+// same ids, with the acceptance rate on stderr.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -12,9 +15,12 @@
 
 #include "cli/commands.h"
 #include "cli/model_run_options.h"
+#include "models/mtp.h"
 #include "runtime/generation.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
+#include "runtime/speculative.h"
+#include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace dragon::cli {
@@ -25,7 +31,51 @@ struct GenerateOptions {
   ModelRunOptions run;
   int64_t n = 64;
   SamplingParams sampling;
+  std::string draft_model;   // --draft-model
+  std::string speculative;   // --speculative mtp
+  int64_t draft_n = 4;       // --draft-n
 };
+
+// The tokenizer of a model file, or nullptr if it has none (then only vocabulary sizes are compared).
+std::unique_ptr<Tokenizer> try_load_tokenizer(const std::string& path) {
+  try {
+    return load_tokenizer(path);
+  } catch (const Error&) {
+    return nullptr;
+  }
+}
+
+// Speculative greedy decoding with a draft model or the model's MTP layer.
+std::vector<int32_t> run_speculative(const GenerateOptions& o, Model& model, const std::vector<int32_t>& prompt,
+                                     KVCache& cache, ThreadPool& pool) {
+  const ModelConfig& c = model.config();
+  SpeculativeStats stats;
+  std::vector<int32_t> out;
+  if (!o.draft_model.empty()) {
+    auto draft = build_model(open_model(o.draft_model));
+    const auto target_tok = try_load_tokenizer(o.run.model), draft_tok = try_load_tokenizer(o.draft_model);
+    check_draft_compatible(c, draft->config(), target_tok.get(), draft_tok.get());
+    if (cache.n_ctx() > draft->config().context_length)
+      fail("--draft-model: {} positions needed, more than the draft's context of {}", cache.n_ctx(),
+           draft->config().context_length);
+    KVCache draft_cache(draft->config(), cache.n_ctx(), 1, o.run.cache_type());
+    DraftModelDrafter drafter(*draft, draft_cache, pool);
+    out = generate_speculative(model, prompt, o.n, cache, pool, drafter, o.draft_n, &stats);
+  } else {
+    auto* mtp = dynamic_cast<MtpModel*>(&model);
+    if (!mtp || mtp->n_mtp_layers() == 0)
+      fail("--speculative mtp: {} has no MTP layer (DeepSeek-V3/R1 HF directories and GLM-4.5 files carry one; "
+           "llama.cpp's DeepSeek GGUF conversion drops it)",
+           o.run.model);
+    KVCache mtp_cache(mtp->mtp_cache_config(), cache.n_ctx(), 1, o.run.cache_type());
+    MtpDrafter drafter(*mtp, mtp_cache, pool);
+    out = generate_speculative(model, prompt, o.n, cache, pool, drafter, o.draft_n, &stats);
+  }
+  fmt::print(stderr, "speculative: {} drafted, {} accepted ({:.1f} %), {} verification passes, {:.2f} tokens per pass\n",
+             stats.drafted, stats.accepted, 100.0 * stats.acceptance(), stats.target_forwards,
+             stats.tokens_per_forward(static_cast<int64_t>(out.size())));
+  return out;
+}
 
 int run_generate(const GenerateOptions& o) {
   const std::vector<int32_t> prompt = parse_token_list(o.run.tokens);
@@ -45,7 +95,12 @@ int run_generate(const GenerateOptions& o) {
   ThreadPool pool(o.run.threads);
   const auto start = std::chrono::steady_clock::now();
   std::vector<int32_t> out;
-  if (o.sampling.greedy() && !o.sampling.has_logit_changes()) {
+  const bool speculative = !o.draft_model.empty() || !o.speculative.empty();
+  if (speculative && !(o.sampling.greedy() && !o.sampling.has_logit_changes()))
+    fail("--draft-model / --speculative decode greedily; drop the sampling flags");
+  if (speculative) {
+    out = run_speculative(o, *model, prompt, cache, pool);
+  } else if (o.sampling.greedy() && !o.sampling.has_logit_changes()) {
     out = generate_greedy(*model, prompt, o.n, cache, pool);
   } else {
     Sampler sampler(o.sampling, c.vocab_size);
@@ -73,6 +128,13 @@ void register_generate(CLI::App& app, const SetRunner& set_runner) {
   cmd->add_option("--presence-penalty", s.presence_penalty, "OpenAI presence penalty (0 = off)");
   cmd->add_option("--frequency-penalty", s.frequency_penalty, "OpenAI frequency penalty (0 = off)");
   cmd->add_option("--seed", s.seed, "sampling seed");
+  auto* draft = cmd->add_option("--draft-model", options->draft_model,
+                                "speculative decoding: a smaller model with the same tokenizer drafts");
+  cmd->add_option("--speculative", options->speculative, "speculative decoding with the model's own MTP layer")
+      ->check(CLI::IsMember({"mtp"}))
+      ->excludes(draft);
+  cmd->add_option("--draft-n", options->draft_n, "draft tokens per verification pass")
+      ->check(CLI::Range(int64_t{1}, int64_t{64}));
   cmd->callback([options, set_runner] { set_runner([options] { return run_generate(*options); }); });
 }
 
