@@ -15,7 +15,6 @@
 
 #include "cli/commands.h"
 #include "cli/model_run_options.h"
-#include "models/mtp.h"
 #include "runtime/generation.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
@@ -58,18 +57,11 @@ std::vector<int32_t> run_speculative(const GenerateOptions& o, Model& model, con
     if (cache.n_ctx() > draft->config().context_length)
       fail("--draft-model: {} positions needed, more than the draft's context of {}", cache.n_ctx(),
            draft->config().context_length);
-    KVCache draft_cache(draft->config(), cache.n_ctx(), 1, o.run.cache_type());
-    DraftModelDrafter drafter(*draft, draft_cache, pool);
-    out = generate_speculative(model, prompt, o.n, cache, pool, drafter, o.draft_n, &stats);
+    OwnedDrafter d = make_draft_model_drafter(*draft, cache.n_ctx(), o.run.cache_type(), pool);
+    out = generate_speculative(model, prompt, o.n, cache, pool, *d.drafter, o.draft_n, &stats);
   } else {
-    auto* mtp = dynamic_cast<MtpModel*>(&model);
-    if (!mtp || mtp->n_mtp_layers() == 0)
-      fail("--speculative mtp: {} has no MTP layer (DeepSeek-V3/R1 HF directories and GLM-4.5 files carry one; "
-           "llama.cpp's DeepSeek GGUF conversion drops it)",
-           o.run.model);
-    KVCache mtp_cache(mtp->mtp_cache_config(), cache.n_ctx(), 1, o.run.cache_type());
-    MtpDrafter drafter(*mtp, mtp_cache, pool);
-    out = generate_speculative(model, prompt, o.n, cache, pool, drafter, o.draft_n, &stats);
+    OwnedDrafter d = make_mtp_drafter(model, cache.n_ctx(), o.run.cache_type(), pool);
+    out = generate_speculative(model, prompt, o.n, cache, pool, *d.drafter, o.draft_n, &stats);
   }
   fmt::print(stderr, "speculative: {} drafted, {} accepted ({:.1f} %), {} verification passes, {:.2f} tokens per pass\n",
              stats.drafted, stats.accepted, 100.0 * stats.acceptance(), stats.target_forwards,

@@ -1,6 +1,7 @@
 #include "runtime/speculative.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "models/mtp.h"
 #include "runtime/generation.h"
@@ -160,6 +161,55 @@ std::vector<int32_t> generate_speculative(Model& target, const std::vector<int32
     // overwrites them (KVCache::begin_batch drops everything after a rewritten position).
   }
   if (mtp) mtp->keep_hidden(false);
+  return out;
+}
+
+OwnedDrafter make_draft_model_drafter(Model& draft, int64_t n_ctx, CacheType type, ThreadPool& pool) {
+  OwnedDrafter d;
+  d.cache = std::make_unique<KVCache>(draft.config(), n_ctx, 1, type);
+  d.drafter = std::make_unique<DraftModelDrafter>(draft, *d.cache, pool);
+  return d;
+}
+
+OwnedDrafter make_mtp_drafter(Model& target, int64_t n_ctx, CacheType type, ThreadPool& pool) {
+  auto* mtp = dynamic_cast<MtpModel*>(&target);
+  if (!mtp || mtp->n_mtp_layers() == 0)
+    fail("--speculative mtp: the model has no MTP layer (DeepSeek-V3/R1 HF directories and GLM-4.5 files carry "
+         "one; llama.cpp's DeepSeek GGUF conversion drops it)");
+  OwnedDrafter d;
+  d.cache = std::make_unique<KVCache>(mtp->mtp_cache_config(), n_ctx, 1, type);
+  d.drafter = std::make_unique<MtpDrafter>(*mtp, *d.cache, pool);
+  return d;
+}
+
+SpeculativeBench bench_speculative(Model& target, const std::function<OwnedDrafter(int64_t n_ctx)>& make_drafter,
+                                   int64_t n_prompt, int64_t n_gen, int64_t k, int reps, CacheType type,
+                                   ThreadPool& pool) {
+  if (n_gen < 1) fail("bench: speculative decoding needs -n of at least 1");
+  const ModelConfig& c = target.config();
+  std::vector<int32_t> prompt;
+  for (int64_t i = 0; i < std::max<int64_t>(n_prompt, 1); ++i) prompt.push_back(static_cast<int32_t>((i * 7 + 1) % c.vocab_size));
+  const int64_t n_ctx = static_cast<int64_t>(prompt.size()) + n_gen;
+  if (n_ctx > c.context_length) fail("bench: {} positions, more than the model's context of {}", n_ctx, c.context_length);
+  auto seconds = [](auto start) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  SpeculativeBench out;
+  for (int rep = -1; rep < std::max(reps, 1); ++rep) {  // rep -1: warm-up
+    KVCache cache(c, n_ctx, 1, type);
+    auto start = std::chrono::steady_clock::now();
+    const std::vector<int32_t> plain = generate_greedy(target, prompt, n_gen, cache, pool);
+    const double plain_s = seconds(start);
+    OwnedDrafter d = make_drafter(n_ctx);
+    KVCache spec_cache(c, n_ctx, 1, type);
+    SpeculativeStats st;
+    start = std::chrono::steady_clock::now();
+    const std::vector<int32_t> spec = generate_speculative(target, prompt, n_gen, spec_cache, pool, *d.drafter, k, &st);
+    const double spec_s = seconds(start);
+    if (spec != plain) out.identical = false;
+    if (rep < 0) continue;
+    out.plain_tokens_per_s.push_back(static_cast<double>(n_gen) / plain_s);
+    out.speculative_tokens_per_s.push_back(static_cast<double>(n_gen) / spec_s);
+    out.stats = st;
+  }
   return out;
 }
 

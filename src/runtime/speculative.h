@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -97,6 +98,27 @@ struct SpeculativeStats {
 std::vector<int32_t> generate_speculative(Model& target, const std::vector<int32_t>& prompt, int64_t n, KVCache& cache,
                                           ThreadPool& pool, Drafter& drafter, int64_t k,
                                           SpeculativeStats* stats = nullptr);
+
+// A drafter with the KV cache it drafts into (the drafters only hold references).
+struct OwnedDrafter {
+  std::unique_ptr<KVCache> cache;
+  std::unique_ptr<Drafter> drafter;
+};
+OwnedDrafter make_draft_model_drafter(Model& draft, int64_t n_ctx, CacheType type, ThreadPool& pool);
+// Fails with a clear message if `target` has no MTP layer.
+OwnedDrafter make_mtp_drafter(Model& target, int64_t n_ctx, CacheType type, ThreadPool& pool);
+
+// `dragon bench --draft-model / --speculative`: greedy decoding of n_gen tokens after an n_prompt
+// token prompt, plain and speculative, each timed from the prompt to the last token (fresh caches
+// every repetition, one untimed warm-up of each first).
+struct SpeculativeBench {
+  std::vector<double> plain_tokens_per_s, speculative_tokens_per_s;  // generated tokens / s, per repetition
+  SpeculativeStats stats;  // of the last repetition
+  bool identical = true;   // every speculative run printed the plain run's ids
+};
+SpeculativeBench bench_speculative(Model& target, const std::function<OwnedDrafter(int64_t n_ctx)>& make_drafter,
+                                   int64_t n_prompt, int64_t n_gen, int64_t k, int reps, CacheType type,
+                                   ThreadPool& pool);
 
 class Tokenizer;
 // Fails with a clear message unless the draft model can draft for the target: the same
