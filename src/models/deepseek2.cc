@@ -39,14 +39,11 @@ class DeepSeek2 final : public DecoderModel, public RoutingTraceable, public Mtp
  public:
   explicit DeepSeek2(OpenedModel opened) : DecoderModel(std::move(opened)), mla_(c_) {
     for (int64_t il = 0; il < c_.n_layers; ++il) layers_.push_back(load_layer(weights_, il));
-    // V3's MTP layer, when the file has it (a GGUF from llama.cpp's converter does not).
-    mtp_weights_ = load_hf_mtp_weights(opened_, weights_);
-    const Weights& w = mtp_weights_ ? *mtp_weights_ : weights_;
-    if (c_.n_nextn_layers > 0 && w.find("blk." + std::to_string(c_.n_layers) + ".nextn.eh_proj.weight")) {
-      mtp_layer_ = load_layer(w, c_.n_layers);
-      mtp_head_ = load_mtp_head(w, weights_, c_, c_.n_layers);
-      has_mtp_ = true;
-    }
+    // V3's MTP layer, when the file has it (a GGUF from llama.cpp's converter does not). Loaded on
+    // first use: an FP8 checkpoint's layer is converted at load, which only speculation should pay.
+    const std::string n = std::to_string(c_.n_layers);
+    has_mtp_ = c_.n_nextn_layers > 0 && (weights_.find("blk." + n + ".nextn.eh_proj.weight") ||
+                                         opened_.find_tensor("model.layers." + n + ".eh_proj.weight"));
   }
 
   Activations forward(const Batch& batch, KVCache& cache, ThreadPool& pool) override {
@@ -60,7 +57,10 @@ class DeepSeek2 final : public DecoderModel, public RoutingTraceable, public Mtp
 
   // MtpModel
   int64_t n_mtp_layers() const override { return has_mtp_ ? 1 : 0; }
-  void keep_hidden(bool on) override { keep_hidden_ = on; }
+  void keep_hidden(bool on) override {
+    keep_hidden_ = on;
+    if (on && has_mtp_) load_mtp();
+  }
   const Activations& hidden() const override { return hidden_; }
   ModelConfig mtp_cache_config() const override {
     ModelConfig one = c_;
@@ -71,6 +71,7 @@ class DeepSeek2 final : public DecoderModel, public RoutingTraceable, public Mtp
   Activations mtp_forward(const Activations& hidden, const Batch& batch, KVCache& cache, ThreadPool& pool,
                           Activations* out_hidden) override {
     if (!has_mtp_) fail("{}: the model has no MTP layer", opened_.path);
+    load_mtp();
     cache.begin_batch(batch);
     Activations h = mtp_input(mtp_head_, hidden, batch, c_.norm_eps, pool);
     layer_forward(h, mtp_layer_, batch, cache, 0, pool, nullptr);
@@ -96,6 +97,15 @@ class DeepSeek2 final : public DecoderModel, public RoutingTraceable, public Mtp
     return L;
   }
 
+  void load_mtp() {
+    if (mtp_loaded_) return;
+    mtp_weights_ = load_hf_mtp_weights(opened_, weights_);
+    const Weights& w = mtp_weights_ ? *mtp_weights_ : weights_;
+    mtp_layer_ = load_layer(w, c_.n_layers);
+    mtp_head_ = load_mtp_head(w, weights_, c_, c_.n_layers);
+    mtp_loaded_ = true;
+  }
+
   Routing* next_slot(int64_t il) { return layers_[il].is_moe ? next_trace_slot() : nullptr; }
 
   // One decoder layer on h in place; `cache_layer` is the layer's index in `cache`.
@@ -112,7 +122,7 @@ class DeepSeek2 final : public DecoderModel, public RoutingTraceable, public Mtp
   std::unique_ptr<Weights> mtp_weights_;  // an HF directory's MTP tensors (not in the main plan)
   DeepSeek2Layer mtp_layer_;
   MtpHeadWeights mtp_head_;
-  bool has_mtp_ = false;
+  bool has_mtp_ = false, mtp_loaded_ = false;
   bool keep_hidden_ = false;
   Activations hidden_;
 };
