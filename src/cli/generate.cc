@@ -44,29 +44,27 @@ std::unique_ptr<Tokenizer> try_load_tokenizer(const std::string& path) {
   }
 }
 
-// Speculative greedy decoding with a draft model or the model's MTP layer.
-std::vector<int32_t> run_speculative(const GenerateOptions& o, Model& model, const std::vector<int32_t>& prompt,
-                                     KVCache& cache, ThreadPool& pool) {
-  const ModelConfig& c = model.config();
-  SpeculativeStats stats;
-  std::vector<int32_t> out;
-  if (!o.draft_model.empty()) {
-    auto draft = build_model(open_model(o.draft_model));
-    const auto target_tok = try_load_tokenizer(o.run.model), draft_tok = try_load_tokenizer(o.draft_model);
-    check_draft_compatible(c, draft->config(), target_tok.get(), draft_tok.get());
-    if (cache.n_ctx() > draft->config().context_length)
-      fail("--draft-model: {} positions needed, more than the draft's context of {}", cache.n_ctx(),
-           draft->config().context_length);
-    OwnedDrafter d = make_draft_model_drafter(*draft, cache.n_ctx(), o.run.cache_type(), pool);
-    out = generate_speculative(model, prompt, o.n, cache, pool, *d.drafter, o.draft_n, &stats);
-  } else {
-    OwnedDrafter d = make_mtp_drafter(model, cache.n_ctx(), o.run.cache_type(), pool);
-    out = generate_speculative(model, prompt, o.n, cache, pool, *d.drafter, o.draft_n, &stats);
+// The drafter of --draft-model / --speculative mtp, made (and its tokenizer checked) before the
+// timed part. `draft` owns the draft model when there is one.
+struct PreparedDrafter {
+  std::unique_ptr<Model> draft;
+  OwnedDrafter drafter;
+};
+
+PreparedDrafter prepare_drafter(const GenerateOptions& o, Model& model, int64_t n_ctx, ThreadPool& pool) {
+  PreparedDrafter p;
+  if (o.draft_model.empty()) {
+    p.drafter = make_mtp_drafter(model, n_ctx, o.run.cache_type(), pool);
+    return p;
   }
-  fmt::print(stderr, "speculative: {} drafted, {} accepted ({:.1f} %), {} verification passes, {:.2f} tokens per pass\n",
-             stats.drafted, stats.accepted, 100.0 * stats.acceptance(), stats.target_forwards,
-             stats.tokens_per_forward(static_cast<int64_t>(out.size())));
-  return out;
+  p.draft = build_model(open_model(o.draft_model));
+  const auto target_tok = try_load_tokenizer(o.run.model), draft_tok = try_load_tokenizer(o.draft_model);
+  check_draft_compatible(model.config(), p.draft->config(), target_tok.get(), draft_tok.get());
+  if (n_ctx > p.draft->config().context_length)
+    fail("--draft-model: {} positions needed, more than the draft's context of {}", n_ctx,
+         p.draft->config().context_length);
+  p.drafter = make_draft_model_drafter(*p.draft, n_ctx, o.run.cache_type(), pool);
+  return p;
 }
 
 int run_generate(const GenerateOptions& o) {
@@ -85,13 +83,16 @@ int run_generate(const GenerateOptions& o) {
   KVCache cache(c, o.run.ctx ? o.run.ctx : needed, 1, o.run.cache_type());
   if (needed > cache.n_ctx()) fail("the prompt and -n {} need {} positions, more than --ctx {}", o.n, needed, cache.n_ctx());
   ThreadPool pool(o.run.threads);
-  const auto start = std::chrono::steady_clock::now();
-  std::vector<int32_t> out;
   const bool speculative = !o.draft_model.empty() || !o.speculative.empty();
   if (speculative && !(o.sampling.greedy() && !o.sampling.has_logit_changes()))
     fail("--draft-model / --speculative decode greedily; drop the sampling flags");
+  PreparedDrafter drafter;
+  if (speculative) drafter = prepare_drafter(o, *model, cache.n_ctx(), pool);
+  SpeculativeStats stats;
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<int32_t> out;
   if (speculative) {
-    out = run_speculative(o, *model, prompt, cache, pool);
+    out = generate_speculative(*model, prompt, o.n, cache, pool, *drafter.drafter.drafter, o.draft_n, &stats);
   } else if (o.sampling.greedy() && !o.sampling.has_logit_changes()) {
     out = generate_greedy(*model, prompt, o.n, cache, pool);
   } else {
@@ -100,6 +101,10 @@ int run_generate(const GenerateOptions& o) {
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fmt::print("{}\n", fmt::join(out, ","));
+  if (speculative)
+    fmt::print(stderr, "speculative: {} drafted, {} accepted ({:.1f} %), {} verification passes, {:.2f} tokens per pass\n",
+               stats.drafted, stats.accepted, 100.0 * stats.acceptance(), stats.target_forwards,
+               stats.tokens_per_forward(static_cast<int64_t>(out.size())));
   fmt::print(stderr, "generate: {} prompt + {} generated tokens in {:.2f} s\n", n_prompt, out.size(), seconds);
   return 0;
 }
