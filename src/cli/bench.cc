@@ -1,5 +1,8 @@
 // dragon bench --model M [-p 512] [-n 128] [-t N] [-r REPS] [--kv-type f16|f32] [--json]
 // dragon bench --membw [-t N] [--json]
+// dragon bench --model M (--draft-model M2 | --speculative mtp) [--draft-n K] [-p P] [-n N] [-r REPS] [--json]
+//   greedy decoding plain and speculative (runtime/speculative.h): tokens/s of each, the speed-up,
+//   the draft acceptance rate and tokens per verification pass, and whether the ids agree.
 // Prompt tokens/s (one batch of -p tokens) and generation tokens/s (-n single-token steps
 // through the KV cache), mean ± stdev over repetitions; the bytes of weights one generated token
 // reads and the fraction of the machine's measured read bandwidth that generation reaches
@@ -13,6 +16,7 @@
 #include "cli/commands.h"
 #include "kernels/attention.h"
 #include "runtime/bench.h"
+#include "runtime/speculative.h"
 #include "util/error.h"
 
 namespace dragon::cli {
@@ -29,6 +33,8 @@ struct BenchCliOptions {
   bool membw = false;
   bool skip_membw = false;
   int64_t membw_mib = 512;
+  std::string draft_model, speculative;
+  int64_t draft_n = 4;
 };
 
 constexpr double kGB = 1e9;
@@ -44,6 +50,53 @@ int run_membw(const BenchCliOptions& o) {
     fmt::print("read bandwidth: {:.1f} GB/s ({} threads, {} MiB buffer, best of 5 passes)\n", bandwidth / kGB,
                o.threads, o.membw_mib);
   }
+  return 0;
+}
+
+int run_speculative_bench(const BenchCliOptions& o) {
+  if (o.model.empty()) fail("bench: --model is required");
+  auto model = build_model(open_model(o.model));
+  std::unique_ptr<Model> draft;
+  if (!o.draft_model.empty()) {
+    draft = build_model(open_model(o.draft_model));
+    check_draft_compatible(model->config(), draft->config(), nullptr, nullptr);
+  }
+  ThreadPool pool(o.threads);
+  const CacheType type = o.kv_type == "f32" ? CacheType::F32 : CacheType::F16;
+  auto make = [&](int64_t n_ctx) {
+    return draft ? make_draft_model_drafter(*draft, n_ctx, type, pool) : make_mtp_drafter(*model, n_ctx, type, pool);
+  };
+  const SpeculativeBench b = bench_speculative(*model, make, o.n_prompt, o.n_gen, o.draft_n, o.reps, type, pool);
+  const double plain = mean(b.plain_tokens_per_s), spec = mean(b.speculative_tokens_per_s);
+  const std::string drafter = draft ? "draft model " + o.draft_model : "MTP layer";
+  if (o.json) {
+    fmt::print("{}\n", nlohmann::json{{"model", o.model},
+                                      {"drafter", drafter},
+                                      {"draft_n", o.draft_n},
+                                      {"n_prompt", o.n_prompt},
+                                      {"n_gen", o.n_gen},
+                                      {"reps", o.reps},
+                                      {"plain_tokens_per_s", plain},
+                                      {"speculative_tokens_per_s", spec},
+                                      {"speedup", plain > 0 ? spec / plain : 0.0},
+                                      {"drafted", b.stats.drafted},
+                                      {"accepted", b.stats.accepted},
+                                      {"acceptance", b.stats.acceptance()},
+                                      {"tokens_per_pass", b.stats.tokens_per_forward(o.n_gen)},
+                                      {"identical", b.identical}}
+                          .dump());
+  } else {
+    fmt::print("model: {}, drafter: {}, {} draft tokens per pass, {} threads, {} repetitions\n", o.model, drafter,
+               o.draft_n, o.threads, o.reps);
+    fmt::print("plain greedy      {:5} tokens: {:9.2f} ± {:.2f} tokens/s (prompt of {} included)\n", o.n_gen, plain,
+               stdev(b.plain_tokens_per_s), std::max<int64_t>(o.n_prompt, 1));
+    fmt::print("speculative       {:5} tokens: {:9.2f} ± {:.2f} tokens/s, speed-up {:.2f}x\n", o.n_gen, spec,
+               stdev(b.speculative_tokens_per_s), plain > 0 ? spec / plain : 0.0);
+    fmt::print("acceptance: {} of {} drafts ({:.1f} %), {:.2f} tokens per verification pass; ids {}\n",
+               b.stats.accepted, b.stats.drafted, 100.0 * b.stats.acceptance(), b.stats.tokens_per_forward(o.n_gen),
+               b.identical ? "identical to plain greedy" : "DIFFER from plain greedy");
+  }
+  if (!b.identical) fail("bench: speculative decoding printed other ids than plain greedy decoding");
   return 0;
 }
 
@@ -138,8 +191,16 @@ void register_bench(CLI::App& app, const SetRunner& set_runner) {
   cmd->add_flag("--no-membw", o->skip_membw, "skip the bandwidth measurement after a model bench");
   cmd->add_option("--membw-mib", o->membw_mib, "bandwidth buffer size in MiB (default 512, far past any L3)")
       ->check(CLI::Range(int64_t{16}, int64_t{1} << 16));
+  auto* draft = cmd->add_option("--draft-model", o->draft_model, "compare plain with speculative greedy decoding drafted by this model");
+  cmd->add_option("--speculative", o->speculative, "compare plain with speculative greedy decoding drafted by the MTP layer")
+      ->check(CLI::IsMember({"mtp"}))
+      ->excludes(draft);
+  cmd->add_option("--draft-n", o->draft_n, "draft tokens per verification pass")->check(CLI::Range(int64_t{1}, int64_t{64}));
   cmd->callback([o, set_runner] {
-    set_runner([o] { return o->membw ? run_membw(*o) : run_model_bench(*o); });
+    set_runner([o] {
+      if (o->membw) return run_membw(*o);
+      return o->draft_model.empty() && o->speculative.empty() ? run_model_bench(*o) : run_speculative_bench(*o);
+    });
   });
 }
 

@@ -1,9 +1,12 @@
 // dragon generate --model M --tokens 1,2,3 -n 64 [--threads N] [--kv-type f32|f16]
 //                 [--temp T --top-k K --top-p P --min-p P --repeat-penalty R
 //                  --presence-penalty X --frequency-penalty X --seed S]
+//                 [--draft-model M2 | --speculative mtp] [--draft-n K]
 // Decoding through the KV cache; prints the generated ids comma-separated on one line (the
 // format of llama_oracle --generate). Greedy by default, exactly the generate_greedy path; any
 // sampling flag goes through the sampler (src/runtime/sampler.h), which never stops early here.
+// --draft-model / --speculative mtp decode greedily by speculation (runtime/speculative.h): the
+// same ids, with the acceptance rate on stderr.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -15,6 +18,8 @@
 #include "runtime/generation.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
+#include "runtime/speculative.h"
+#include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace dragon::cli {
@@ -25,7 +30,42 @@ struct GenerateOptions {
   ModelRunOptions run;
   int64_t n = 64;
   SamplingParams sampling;
+  std::string draft_model;   // --draft-model
+  std::string speculative;   // --speculative mtp
+  int64_t draft_n = 4;       // --draft-n
 };
+
+// The tokenizer of a model file, or nullptr if it has none (then only vocabulary sizes are compared).
+std::unique_ptr<Tokenizer> try_load_tokenizer(const std::string& path) {
+  try {
+    return load_tokenizer(path);
+  } catch (const Error&) {
+    return nullptr;
+  }
+}
+
+// The drafter of --draft-model / --speculative mtp, made (and its tokenizer checked) before the
+// timed part. `draft` owns the draft model when there is one.
+struct PreparedDrafter {
+  std::unique_ptr<Model> draft;
+  OwnedDrafter drafter;
+};
+
+PreparedDrafter prepare_drafter(const GenerateOptions& o, Model& model, int64_t n_ctx, ThreadPool& pool) {
+  PreparedDrafter p;
+  if (o.draft_model.empty()) {
+    p.drafter = make_mtp_drafter(model, n_ctx, o.run.cache_type(), pool);
+    return p;
+  }
+  p.draft = build_model(open_model(o.draft_model));
+  const auto target_tok = try_load_tokenizer(o.run.model), draft_tok = try_load_tokenizer(o.draft_model);
+  check_draft_compatible(model.config(), p.draft->config(), target_tok.get(), draft_tok.get());
+  if (n_ctx > p.draft->config().context_length)
+    fail("--draft-model: {} positions needed, more than the draft's context of {}", n_ctx,
+         p.draft->config().context_length);
+  p.drafter = make_draft_model_drafter(*p.draft, n_ctx, o.run.cache_type(), pool);
+  return p;
+}
 
 int run_generate(const GenerateOptions& o) {
   const std::vector<int32_t> prompt = parse_token_list(o.run.tokens);
@@ -43,9 +83,17 @@ int run_generate(const GenerateOptions& o) {
   KVCache cache(c, o.run.ctx ? o.run.ctx : needed, 1, o.run.cache_type());
   if (needed > cache.n_ctx()) fail("the prompt and -n {} need {} positions, more than --ctx {}", o.n, needed, cache.n_ctx());
   ThreadPool pool(o.run.threads);
+  const bool speculative = !o.draft_model.empty() || !o.speculative.empty();
+  if (speculative && !(o.sampling.greedy() && !o.sampling.has_logit_changes()))
+    fail("--draft-model / --speculative decode greedily; drop the sampling flags");
+  PreparedDrafter drafter;
+  if (speculative) drafter = prepare_drafter(o, *model, cache.n_ctx(), pool);
+  SpeculativeStats stats;
   const auto start = std::chrono::steady_clock::now();
   std::vector<int32_t> out;
-  if (o.sampling.greedy() && !o.sampling.has_logit_changes()) {
+  if (speculative) {
+    out = generate_speculative(*model, prompt, o.n, cache, pool, *drafter.drafter.drafter, o.draft_n, &stats);
+  } else if (o.sampling.greedy() && !o.sampling.has_logit_changes()) {
     out = generate_greedy(*model, prompt, o.n, cache, pool);
   } else {
     Sampler sampler(o.sampling, c.vocab_size);
@@ -53,6 +101,10 @@ int run_generate(const GenerateOptions& o) {
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fmt::print("{}\n", fmt::join(out, ","));
+  if (speculative)
+    fmt::print(stderr, "speculative: {} drafted, {} accepted ({:.1f} %), {} verification passes, {:.2f} tokens per pass\n",
+               stats.drafted, stats.accepted, 100.0 * stats.acceptance(), stats.target_forwards,
+               stats.tokens_per_forward(static_cast<int64_t>(out.size())));
   fmt::print(stderr, "generate: {} prompt + {} generated tokens in {:.2f} s\n", n_prompt, out.size(), seconds);
   return 0;
 }
@@ -73,6 +125,13 @@ void register_generate(CLI::App& app, const SetRunner& set_runner) {
   cmd->add_option("--presence-penalty", s.presence_penalty, "OpenAI presence penalty (0 = off)");
   cmd->add_option("--frequency-penalty", s.frequency_penalty, "OpenAI frequency penalty (0 = off)");
   cmd->add_option("--seed", s.seed, "sampling seed");
+  auto* draft = cmd->add_option("--draft-model", options->draft_model,
+                                "speculative decoding: a smaller model with the same tokenizer drafts");
+  cmd->add_option("--speculative", options->speculative, "speculative decoding with the model's own MTP layer")
+      ->check(CLI::IsMember({"mtp"}))
+      ->excludes(draft);
+  cmd->add_option("--draft-n", options->draft_n, "draft tokens per verification pass")
+      ->check(CLI::Range(int64_t{1}, int64_t{64}));
   cmd->callback([options, set_runner] { set_runner([options] { return run_generate(*options); }); });
 }
 

@@ -1,13 +1,17 @@
-// dragon logits --model M --tokens 1,2,3 --out F [--threads N] [--kv-type f32|f16]
+// dragon logits --model M --tokens 1,2,3 --out F [--threads N] [--kv-type f32|f16] [--mtp]
 // Writes the logits of every prompt position as raw little-endian float32, row-major
-// (n_tokens x n_vocab) — the format of the oracles in tests/oracle.
+// (n_tokens x n_vocab) — the format of the oracles in tests/oracle. With --mtp, the logits of the
+// model's MTP layer instead (models/mtp.h): row i reads the hidden state of position i and token
+// i + 1, so n_tokens - 1 rows (tests/reference/reference_logits.py --mtp computes the same).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
 #include "cli/commands.h"
 #include "cli/model_run_options.h"
+#include "models/mtp.h"
 #include "runtime/generation.h"
 #include "runtime/model.h"
 #include "util/error.h"
@@ -19,7 +23,26 @@ namespace {
 struct LogitsOptions {
   ModelRunOptions run;
   std::string out;
+  bool mtp = false;
 };
+
+// The MTP layer's logits at positions 0 .. n-2 of the prompt.
+Activations mtp_logits(Model& model, const std::vector<int32_t>& tokens, KVCache& cache, ThreadPool& pool,
+                       CacheType type) {
+  auto* mtp = dynamic_cast<MtpModel*>(&model);
+  if (!mtp || mtp->n_mtp_layers() == 0) fail("--mtp: the model has no MTP layer");
+  if (tokens.size() < 2) fail("--mtp: needs at least 2 tokens (position i reads token i + 1)");
+  mtp->keep_hidden(true);
+  prompt_logits(model, tokens, cache, pool);
+  const Activations& hidden = mtp->hidden();
+  const int64_t n = static_cast<int64_t>(tokens.size()) - 1;
+  Activations h(n, hidden.cols);
+  std::copy_n(hidden.data.data(), h.data.size(), h.data.data());
+  Batch batch;
+  for (int64_t i = 0; i < n; ++i) batch.add(tokens[i + 1], i, 0, true);
+  KVCache mtp_cache(mtp->mtp_cache_config(), cache.n_ctx(), 1, type);
+  return mtp->mtp_forward(h, batch, mtp_cache, pool);
+}
 
 void write_f32(const std::string& path, const Activations& logits) {
   std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), std::fclose);
@@ -41,7 +64,8 @@ int run_logits(const LogitsOptions& o) {
   KVCache cache(c, o.run.ctx ? o.run.ctx : n, 1, o.run.cache_type());
   if (n > cache.n_ctx()) fail("the prompt has {} tokens, more than --ctx {}", n, cache.n_ctx());
   ThreadPool pool(o.run.threads);
-  const Activations logits = prompt_logits(*model, tokens, cache, pool);
+  const Activations logits =
+      o.mtp ? mtp_logits(*model, tokens, cache, pool, o.run.cache_type()) : prompt_logits(*model, tokens, cache, pool);
   write_f32(o.out, logits);
   fmt::print(stderr, "logits: {} tokens x {} vocab -> {}\n", logits.rows, logits.cols, o.out);
   return 0;
@@ -54,6 +78,7 @@ void register_logits(CLI::App& app, const SetRunner& set_runner) {
   CLI::App* cmd = app.add_subcommand("logits", "write the logits of every prompt position (float32 n_tokens x n_vocab)");
   options->run.add_to(*cmd);
   cmd->add_option("--out,-o", options->out, "output file")->required();
+  cmd->add_flag("--mtp", options->mtp, "the logits of the MTP layer (row i: hidden state of position i, token i + 1)");
   cmd->callback([options, set_runner] { set_runner([options] { return run_logits(*options); }); });
 }
 

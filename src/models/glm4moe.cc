@@ -15,13 +15,16 @@
 //                                              times routed_scaling_factor, plus the shared expert
 //   logits = RMSNorm(h) Wout
 // The MTP block(s) after the main stack (blk.{n_layers}.*, num_nextn_predict_layers) stay in the
-// file for speculative decoding; the forward pass does not run them.
+// file; the forward pass does not run them, the first one drafts for speculative decoding through
+// MtpModel (models/mtp.h): the same layer body over its own cache.
 #include <cmath>
 
 #include "kernels/rmsnorm.h"
 #include "models/blocks.h"
 #include "models/families.h"
 #include "models/moe.h"
+#include "models/mtp.h"
+#include "util/error.h"
 
 namespace dragon {
 
@@ -37,58 +40,94 @@ struct Glm4MoeLayer {
   MoeWeights moe;
 };
 
-class Glm4Moe final : public DecoderModel, public RoutingTraceable {
+class Glm4Moe final : public DecoderModel, public RoutingTraceable, public MtpModel {
  public:
   explicit Glm4Moe(OpenedModel opened) : DecoderModel(std::move(opened)) {
-    for (int64_t il = 0; il < c_.n_layers; ++il) {
-      const std::string p = "blk." + std::to_string(il) + ".";
-      Glm4MoeLayer L;
-      L.attn = load_attention(weights_, c_, il, layer_options(c_));
-      L.ffn_norm = weights_.f32(p + "post_attention_norm.weight", c_.hidden_size);
-      L.is_moe = c_.layer_is_moe(il);
-      if (L.is_moe) {
-        L.moe = load_moe(weights_, c_, il);
-      } else {
-        const int64_t ff = c_.intermediate_size;
-        L.dense.gate = load_linear(weights_, p + "ffn_gate", ff, c_.hidden_size, false);
-        L.dense.up = load_linear(weights_, p + "ffn_up", ff, c_.hidden_size, false);
-        L.dense.down = load_linear(weights_, p + "ffn_down", c_.hidden_size, ff, false);
-      }
-      layers_.push_back(std::move(L));
+    for (int64_t il = 0; il < c_.n_layers; ++il) layers_.push_back(load_layer(il));
+    if (c_.n_nextn_layers > 0 && weights_.find("blk." + std::to_string(c_.n_layers) + ".nextn.eh_proj.weight")) {
+      mtp_layer_ = load_layer(c_.n_layers);
+      mtp_head_ = load_mtp_head(weights_, weights_, c_, c_.n_layers);
+      has_mtp_ = true;
     }
   }
 
   Activations forward(const Batch& batch, KVCache& cache, ThreadPool& pool) override {
     cache.begin_batch(batch);
     begin_trace();
-    const float eps = static_cast<float>(c_.norm_eps);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
-
     Activations h = embed(batch);
-    for (int64_t il = 0; il < c_.n_layers; ++il) {
-      const Glm4MoeLayer& L = layers_[il];
-
-      const Activations a = rms_norm(h, L.attn.norm, eps);
-      Activations q = linear(a, L.attn.q, pool);
-      Activations k = linear(a, L.attn.k, pool);
-      const Activations v = linear(a, L.attn.v, pool);
-      if (!L.attn.q_norm.empty()) {
-        rms_norm_heads(q, L.attn.q_norm.data(), c_.head_dim, eps);
-        rms_norm_heads(k, L.attn.k_norm.data(), c_.head_dim, eps);
-      }
-      rope_.apply_rows(q, batch.positions);  // partial, NeoX halves: from the config
-      rope_.apply_rows(k, batch.positions);
-      const Activations attn = cached_attention(q, k, v, batch, cache, il, c_, scale, pool);
-      add_in_place(h, linear(attn, L.attn.o, pool));
-
-      const Activations m = rms_norm(h, L.ffn_norm, eps);
-      add_in_place(h, L.is_moe ? moe_ffn(m, L.moe, c_, pool, next_trace_slot()) : swiglu_ffn(m, L.dense, pool));
-    }
+    for (int64_t il = 0; il < c_.n_layers; ++il) layer_forward(h, layers_[il], batch, cache, il, pool, next_slot(il));
+    if (keep_hidden_) hidden_ = h;
     return output_logits(h, batch, pool);
   }
 
+  // MtpModel: the first MTP layer, blk.{n_layers} (the file may carry more; one is enough to draft).
+  int64_t n_mtp_layers() const override { return has_mtp_ ? 1 : 0; }
+  void keep_hidden(bool on) override { keep_hidden_ = on; }
+  const Activations& hidden() const override { return hidden_; }
+  ModelConfig mtp_cache_config() const override {
+    ModelConfig one = c_;
+    one.n_layers = 1;
+    one.n_nextn_layers = 0;
+    return one;
+  }
+  Activations mtp_forward(const Activations& hidden, const Batch& batch, KVCache& cache, ThreadPool& pool,
+                          Activations* out_hidden) override {
+    if (!has_mtp_) fail("{}: the model has no MTP layer", opened_.path);
+    cache.begin_batch(batch);
+    Activations h = mtp_input(mtp_head_, hidden, batch, c_.norm_eps, pool);
+    layer_forward(h, mtp_layer_, batch, cache, 0, pool, nullptr);
+    if (out_hidden) *out_hidden = h;
+    return mtp_logits(mtp_head_, h, batch, c_.norm_eps, pool);
+  }
+
  private:
+  Glm4MoeLayer load_layer(int64_t il) const {
+    const std::string p = "blk." + std::to_string(il) + ".";
+    Glm4MoeLayer L;
+    L.attn = load_attention(weights_, c_, il, layer_options(c_));
+    L.ffn_norm = weights_.f32(p + "post_attention_norm.weight", c_.hidden_size);
+    L.is_moe = c_.layer_is_moe(il);
+    if (L.is_moe) {
+      L.moe = load_moe(weights_, c_, il);
+    } else {
+      const int64_t ff = c_.intermediate_size;
+      L.dense.gate = load_linear(weights_, p + "ffn_gate", ff, c_.hidden_size, false);
+      L.dense.up = load_linear(weights_, p + "ffn_up", ff, c_.hidden_size, false);
+      L.dense.down = load_linear(weights_, p + "ffn_down", c_.hidden_size, ff, false);
+    }
+    return L;
+  }
+
+  Routing* next_slot(int64_t il) { return layers_[il].is_moe ? next_trace_slot() : nullptr; }
+
+  // One decoder layer on h in place; `cache_layer` is the layer's index in `cache`.
+  void layer_forward(Activations& h, const Glm4MoeLayer& L, const Batch& batch, KVCache& cache, int64_t cache_layer,
+                     ThreadPool& pool, Routing* trace) const {
+    const float eps = static_cast<float>(c_.norm_eps);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
+    const Activations a = rms_norm(h, L.attn.norm, eps);
+    Activations q = linear(a, L.attn.q, pool);
+    Activations k = linear(a, L.attn.k, pool);
+    const Activations v = linear(a, L.attn.v, pool);
+    if (!L.attn.q_norm.empty()) {
+      rms_norm_heads(q, L.attn.q_norm.data(), c_.head_dim, eps);
+      rms_norm_heads(k, L.attn.k_norm.data(), c_.head_dim, eps);
+    }
+    rope_.apply_rows(q, batch.positions);  // partial, NeoX halves: from the config
+    rope_.apply_rows(k, batch.positions);
+    const Activations attn = cached_attention(q, k, v, batch, cache, cache_layer, c_, scale, pool);
+    add_in_place(h, linear(attn, L.attn.o, pool));
+
+    const Activations m = rms_norm(h, L.ffn_norm, eps);
+    add_in_place(h, L.is_moe ? moe_ffn(m, L.moe, c_, pool, trace) : swiglu_ffn(m, L.dense, pool));
+  }
+
   std::vector<Glm4MoeLayer> layers_;
+  Glm4MoeLayer mtp_layer_;
+  MtpHeadWeights mtp_head_;
+  bool has_mtp_ = false;
+  bool keep_hidden_ = false;
+  Activations hidden_;
 };
 
 }  // namespace

@@ -2,10 +2,11 @@
 """PyTorch reference logits for an HF model directory — the second, independent oracle.
 
   reference_logits.py --model HF_DIR --tokens 1,2,3 --out logits.f32 [--dtype float32|float64]
-                      [--print-top K]
+                      [--print-top K] [--mtp]
 
 Writes n_tokens x vocab_size float32 little-endian, row-major (row i = logits after token i),
-the same format as tests/oracle/llama_oracle. The forward pass is chosen by config.json
+the same format as tests/oracle/llama_oracle. --mtp: the logits of the first MTP layer instead
+(families with forward_mtp; row i reads position i's hidden state and token i + 1: n_tokens - 1 rows). The forward pass is chosen by config.json
 "architectures"[0] through families/registry.py; each family is one file in families/.
 Errors: one line on stderr naming the file / tensor / key, exit 1.
 """
@@ -56,6 +57,7 @@ def main():
     parser.add_argument("--out", help="where to write the logits (float32 LE, n_tokens x vocab)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--print-top", type=int, default=0, help="print the top K logits per position")
+    parser.add_argument("--mtp", action="store_true", help="the MTP layer's logits (n_tokens - 1 rows)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     args = parser.parse_args()
 
@@ -68,12 +70,17 @@ def main():
         tokens = parse_tokens(args.tokens, config["vocab_size"])
         start = time.time()
         with torch.no_grad():
-            logits = family.forward(config, weights, tokens, getattr(torch, args.dtype))
+            if args.mtp:
+                if not hasattr(family, "forward_mtp"):
+                    raise NotImplementedError(f"{family.__name__} has no MTP reference")
+                logits = family.forward_mtp(config, weights, tokens, getattr(torch, args.dtype))
+            else:
+                logits = family.forward(config, weights, tokens, getattr(torch, args.dtype))
         elapsed = time.time() - start
     except (OSError, ValueError, KeyError, NotImplementedError) as error:
         raise SystemExit(f"reference_logits: {args.model}: {type(error).__name__}: {error}")
 
-    expected = (len(tokens), config["vocab_size"])
+    expected = (len(tokens) - (1 if args.mtp else 0), config["vocab_size"])
     if tuple(logits.shape) != expected:
         raise SystemExit(f"reference_logits: family returned logits of shape {list(logits.shape)}, "
                          f"expected {list(expected)}")

@@ -23,7 +23,12 @@ written from the releases' modeling_deepseek.py (deepseek-ai/DeepSeek-V2-Lite an
        weights = chosen scores (/ sum if norm_topk_prob) * routed_scaling_factor.
        out = sum_k weight_k expert_k(m) + shared_experts(m)      (experts are SwiGLU MLPs)
   logits = lm_head(norm(h))
-The MTP layers (num_nextn_predict_layers) are not part of the forward pass.
+The MTP layers (num_nextn_predict_layers) are not part of the forward pass; forward_mtp runs the
+first one (model.layers.{num_hidden_layers}), as vLLM's deepseek_mtp.py does:
+  row i (i < n - 1) reads h_i, the final hidden state of position i BEFORE model.norm, and token i + 1:
+  x = eh_proj(cat(enorm(embed_tokens'[t_{i+1}]), hnorm(h_i)))   the layer's own embed_tokens copy
+  x = the decoder layer above on x (own causal attention over positions 0 .. n - 2, same rope)
+  logits = shared_head.head(shared_head.norm(x))
 Each MoE layer's routing goes to moe_common.record (moe_compare.py's routing trace).
 """
 import math
@@ -178,30 +183,59 @@ def moe(config, w, p, m):
     return out
 
 
-def forward(config, weights, tokens, dtype):
-    if config.get("hidden_act", "silu") != "silu":
-        raise NotImplementedError(f"deepseek: hidden_act {config['hidden_act']} is not implemented")
+def decoder_layer(config, w, i, h, cos, sin, dtype):
     eps = config.get("rms_norm_eps", 1e-6)
     first_dense = config.get("first_k_dense_replace", 0)
     freq = config.get("moe_layer_freq", 1)
+    p = f"model.layers.{i}."
+    a = common.rms_norm(h, w(p + "input_layernorm.weight"), eps)
+    h = h + mla_attention(config, w, p, a, cos, sin, dtype)
+    m = common.rms_norm(h, w(p + "post_attention_layernorm.weight"), eps)
+    if config.get("n_routed_experts") and i >= first_dense and i % freq == 0:
+        return h + moe(config, w, p, m)
+    return h + common.swiglu_mlp(m, w(p + "mlp.gate_proj.weight"), w(p + "mlp.up_proj.weight"),
+                                 w(p + "mlp.down_proj.weight"))
 
-    def w(name):
-        return weights.get(name, dtype)
 
+def hidden_states(config, w, tokens, dtype):
+    """The final hidden states before model.norm, [n, hidden]."""
+    if config.get("hidden_act", "silu") != "silu":
+        raise NotImplementedError(f"deepseek: hidden_act {config['hidden_act']} is not implemented")
     positions = torch.arange(len(tokens))
     cos, sin = rope_cos_sin(config, config["qk_rope_head_dim"], positions, dtype)
     h = w("model.embed_tokens.weight")[torch.tensor(tokens, dtype=torch.long)]
     for i in range(config["num_hidden_layers"]):
-        p = f"model.layers.{i}."
-        a = common.rms_norm(h, w(p + "input_layernorm.weight"), eps)
-        h = h + mla_attention(config, w, p, a, cos, sin, dtype)
-        m = common.rms_norm(h, w(p + "post_attention_layernorm.weight"), eps)
-        if config.get("n_routed_experts") and i >= first_dense and i % freq == 0:
-            h = h + moe(config, w, p, m)
-        else:
-            h = h + common.swiglu_mlp(m, w(p + "mlp.gate_proj.weight"), w(p + "mlp.up_proj.weight"),
-                                      w(p + "mlp.down_proj.weight"))
-    h = common.rms_norm(h, w("model.norm.weight"), eps)
+        h = decoder_layer(config, w, i, h, cos, sin, dtype)
+    return h
+
+
+def forward(config, weights, tokens, dtype):
+    eps = config.get("rms_norm_eps", 1e-6)
+
+    def w(name):
+        return weights.get(name, dtype)
+
+    h = common.rms_norm(hidden_states(config, w, tokens, dtype), w("model.norm.weight"), eps)
     if config.get("tie_word_embeddings", False):
         return common.linear(h, w("model.embed_tokens.weight"))
     return common.linear(h, w("lm_head.weight"))
+
+
+def forward_mtp(config, weights, tokens, dtype):
+    """Logits of the first MTP layer at positions 0 .. n - 2, [n - 1, vocab]."""
+    if not config.get("num_nextn_predict_layers"):
+        raise ValueError("the config has no MTP layer (num_nextn_predict_layers)")
+    eps = config.get("rms_norm_eps", 1e-6)
+
+    def w(name):
+        return weights.get(name, dtype)
+
+    h = hidden_states(config, w, tokens, dtype)[:-1]
+    il = config["num_hidden_layers"]
+    p = f"model.layers.{il}."
+    e = w(p + "embed_tokens.weight")[torch.tensor(tokens[1:], dtype=torch.long)]
+    x = common.linear(torch.cat((common.rms_norm(e, w(p + "enorm.weight"), eps),
+                                 common.rms_norm(h, w(p + "hnorm.weight"), eps)), dim=-1), w(p + "eh_proj.weight"))
+    cos, sin = rope_cos_sin(config, config["qk_rope_head_dim"], torch.arange(len(tokens) - 1), dtype)
+    x = decoder_layer(config, w, il, x, cos, sin, dtype)
+    return common.linear(common.rms_norm(x, w(p + "shared_head.norm.weight"), eps), w(p + "shared_head.head.weight"))
