@@ -23,6 +23,15 @@ RequestState::RequestState(RequestId id, GenerationRequest request, RequestCallb
       decoder_(tokenizer, request_.skip_special_tokens),
       stops_(request_.stop) {
   sampler_.add_prompt(request_.prompt);
+  context_ = request_.prompt;
+}
+
+void RequestState::preempt() {
+  context_ = request_.prompt;
+  if (!generated_.empty()) context_.insert(context_.end(), generated_.begin(), generated_.end() - 1);
+  slot = -1;
+  prefilled = 0;
+  ++preemptions;
 }
 
 std::optional<FinishReason> RequestState::take_token(const float* logits, int64_t n_ctx) {
