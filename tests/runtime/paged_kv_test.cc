@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 #include <random>
@@ -173,6 +175,48 @@ TEST(PagedKVCache, AttentionOverScatteredBlocksEqualsContiguous) {
       EXPECT_EQ(worst, 0.0f) << attention_kernel_name(kernel) << " n_pos " << n;
     }
   }
+}
+
+// The block walk must not slow attention down: 4096 f16 positions of head_dim 128, a GQA group
+// of 4, contiguous vs blocks of 16 in shuffled order, the best of several runs each (interleaved,
+// so load on the machine hits both alike).
+TEST(PagedKVCache, AttentionOverBlocksCostsAboutTheSame) {
+  const int64_t n_pos = 4096, head_dim = 128, group = 4, bs = 16, n_blocks = n_pos / bs;
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<uint16_t> half(0x2c00, 0x3c00);  // f16 values in [2^-4, 1]
+  std::vector<uint16_t> flat_k(n_pos * head_dim), flat_v(n_pos * head_dim), pool(n_pos * head_dim * 2);
+  for (auto& x : flat_k) x = half(rng);
+  for (auto& x : flat_v) x = half(rng);
+  std::vector<int32_t> ids(n_blocks);
+  std::iota(ids.begin(), ids.end(), 0);
+  std::shuffle(ids.begin(), ids.end(), rng);
+  const int64_t block_stride = 2 * bs * head_dim;
+  for (int64_t p = 0; p < n_pos; ++p) {
+    uint16_t* base = pool.data() + ids[p / bs] * block_stride;
+    std::copy_n(flat_k.data() + p * head_dim, head_dim, base + (p % bs) * head_dim);
+    std::copy_n(flat_v.data() + p * head_dim, head_dim, base + bs * head_dim + (p % bs) * head_dim);
+  }
+  const KVSpan flat{flat_k.data(), flat_v.data(), head_dim, head_dim, CacheType::F16};
+  KVSpan paged{pool.data(), pool.data() + bs * head_dim, head_dim, head_dim, CacheType::F16};
+  paged.blocks = ids.data();
+  paged.block_size = bs;
+  paged.block_stride = block_stride;
+  std::vector<float> q(group * head_dim, 0.05f), a(group * head_dim), b(group * head_dim);
+  const auto time = [&](const KVSpan& kv, std::vector<float>& out) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 5; ++i) attend_group(q.data(), group, kv, n_pos, head_dim, head_dim, 0.1f, out.data());
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 5;
+  };
+  double best_flat = 1e9, best_paged = 1e9;
+  for (int rep = 0; rep < 7; ++rep) {
+    best_flat = std::min(best_flat, time(flat, a));
+    best_paged = std::min(best_paged, time(paged, b));
+  }
+  EXPECT_EQ(a, b);
+  std::printf("  %s, %lld positions: contiguous %.1f us, blocks of %lld %.1f us (x%.2f)\n",
+              attention_kernel_name(best_attention_kernel()).c_str(), (long long)n_pos, best_flat * 1e6,
+              (long long)bs, best_paged * 1e6, best_paged / best_flat);
+  EXPECT_LT(best_paged, 2.0 * best_flat) << "walking the block table made attention much slower";
 }
 
 std::vector<int32_t> seq(int32_t from, int n) {
