@@ -507,6 +507,40 @@ TEST_F(EngineTest, PreemptionUnderATinyPoolCompletesEveryRequestExactly) {
   expect_only_cached_blocks(engine);
 }
 
+TEST_F(EngineTest, PreemptedSampledRequestsDrawTheSameTokensAsUnpreempted) {
+  // Seeded sampling keeps its state across a preemption: no token is drawn twice, so a tiny pool
+  // gives exactly the tokens of a pool where nothing is preempted.
+  const std::vector<std::string> texts = {"Sing of the moon.", "Once, in a valley,", "Rules of chess:"};
+  const auto run = [&](int64_t kv_positions, uint64_t& preemptions) {
+    EngineOptions o = options(3, 64, 8);
+    o.kv_positions = kv_positions;
+    Engine engine(load(), *tokenizer_, o);
+    std::vector<Collector> out(texts.size());
+    for (size_t i = 0; i < texts.size(); ++i) {
+      GenerationRequest r = greedy_request(encode(texts[i]), 40);
+      r.sampling.temperature = 0.8f;
+      r.sampling.seed = 100 + i;
+      engine.submit(r, out[i].callbacks());
+    }
+    std::vector<std::vector<int32_t>> tokens;
+    for (Collector& c : out) {
+      EXPECT_TRUE(c.wait_finished());
+      tokens.push_back(c.tokens);
+    }
+    preemptions = engine.stats().preemptions_total;
+    expect_only_cached_blocks(engine);
+    return tokens;
+  };
+  uint64_t tiny_preemptions = 0, roomy_preemptions = 0;
+  const auto tiny = run(80, tiny_preemptions);
+  const auto roomy = run(0, roomy_preemptions);
+  std::printf("  tiny pool: %llu preemptions; roomy pool: %llu\n", (unsigned long long)tiny_preemptions,
+              (unsigned long long)roomy_preemptions);
+  EXPECT_GT(tiny_preemptions, 0u);
+  EXPECT_EQ(roomy_preemptions, 0u);
+  for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(tiny[i], roomy[i]) << "request " << i;
+}
+
 TEST_F(EngineTest, CancelFreesTheRequestsBlocksAtOnce) {
   Engine engine(load(), *tokenizer_, options(2));
   Collector quitter, endless;

@@ -16,6 +16,7 @@
 #include "runtime/block_pool.h"
 #include "runtime/kv_cache.h"
 #include "runtime/prefix_cache.h"
+#include "runtime/scheduler.h"
 #include "util/error.h"
 
 namespace dragon {
@@ -316,6 +317,43 @@ TEST(PrefixCache, EvictionOrderIsLeastRecentlyUsedFirst) {
   EXPECT_EQ(tree.match(prompts[1]).n_tokens, 0) << "{2 2} was the least recently used";
   EXPECT_EQ(tree.match(prompts[0]).n_tokens, 2);
   EXPECT_EQ(tree.match(prompts[2]).n_tokens, 2);
+}
+
+// The sequence table the engine admits requests through: a prompt starting like a finished
+// one attaches its blocks, truncate() rolls a sequence back (speculative decoding), and a
+// released sequence leaves only cached blocks behind.
+TEST(SequenceTable, ReusesReleasedPrefixesAndRollsBack) {
+  KVCache cache(small_config(), 32, 2, CacheType::F32, 0, 4);
+  SequenceTable table(cache);
+  const std::vector<int32_t> first = seq(10, 10);
+  auto p = table.acquire(first, true, false);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->reused, 0);
+  Batch b;
+  for (int64_t i = 0; i < 10; ++i) b.add(first[i], i, p->slot, i == 9);
+  cache.begin_batch(b);
+  for (int64_t i = 0; i < 10; ++i) table.record(p->slot, i, first[i]);
+  table.share_full_blocks(p->slot);
+  EXPECT_EQ(table.prefix_cache().n_nodes(), 2) << "two full blocks of 4 shared while running";
+  table.truncate(p->slot, 6);  // rejected speculative tokens
+  EXPECT_EQ(cache.length(p->slot), 6);
+  EXPECT_EQ(cache.block_table(p->slot).size(), 2u);
+  table.release(p->slot);
+  EXPECT_EQ(table.blocks_in_use(), 0);
+  EXPECT_EQ(table.blocks_cached(), 2) << "the block past the rollback was never shared: it went back to the pool";
+  // The second block was shared before the rollback and still holds the right keys / values for
+  // its tokens, so a prompt sharing 7 tokens finds all 7.
+  std::vector<int32_t> second = seq(10, 7);
+  second.push_back(99);
+  auto q = table.acquire(second, true, false);
+  ASSERT_TRUE(q.has_value());
+  std::printf("  second prompt: %lld of %zu tokens reused, %lld blocks in use, %lld cached\n", (long long)q->reused,
+              second.size(), (long long)table.blocks_in_use(), (long long)table.blocks_cached());
+  EXPECT_EQ(q->reused, 7);
+  EXPECT_EQ(cache.length(q->slot), 7);
+  EXPECT_EQ(table.blocks_in_use(), 2);
+  table.forget(q->slot);
+  EXPECT_EQ(table.blocks_in_use(), 0);
 }
 
 }  // namespace
