@@ -72,7 +72,7 @@ std::optional<FinishReason> RequestState::take_token(const float* logits, int64_
   if (stops_.stopped()) return FinishReason::Stop;
   if (request_.constraint && request_.constraint->is_complete()) return FinishReason::Stop;
   if (completion_tokens() >= request_.max_tokens) return FinishReason::Length;
-  // The token just drawn is fed back at decode_position(); past the slot's end it cannot be.
+  // The token just drawn is fed back at decode_position(); past the sequence's n_ctx it cannot be.
   if (decode_position() >= n_ctx) return FinishReason::Length;
   return std::nullopt;
 }

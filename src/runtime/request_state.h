@@ -1,4 +1,4 @@
-// One request's life inside the engine: how far its prompt is in its slot's cache, the tokens
+// One request's life inside the engine: how far its context is in its KV-cache sequence, the tokens
 // it generated, and what turns a row of logits into the next token and the text the client
 // sees (sampler, token constraint, log-probabilities, streaming detokenizer, stop strings).
 // The engine's loop thread is the only one that touches a RequestState after submit().
@@ -52,7 +52,7 @@ class RequestState {
   int64_t completion_tokens() const { return static_cast<int64_t>(generated_.size()); }
 
   // Draws the next token from `logits` (n_vocab raw values), sends it to on_token and says
-  // whether the request ends with it. `n_ctx` is the slot's size: a token that could not be
+  // whether the request ends with it. `n_ctx` is the most positions of a sequence: a token that could not be
   // fed back ends the request with Length. Exceptions (a sampler failure, a throwing callback)
   // propagate; the engine then finishes the request with Error.
   std::optional<FinishReason> take_token(const float* logits, int64_t n_ctx);
