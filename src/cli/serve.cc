@@ -1,4 +1,4 @@
-// dragon serve --model M [--host 127.0.0.1] [--port 8080] [--api-key K] [--parallel N] [--ctx N]
+// dragon serve --model M [--host 127.0.0.1] [--port 8080] [--api-key K] [--parallel N] [--ctx N] [--kv-size N]
 //              [--threads N] [--name NAME] [--max-queue N] [--timeout S] [--max-body-mb N]
 // An OpenAI- and Ollama-compatible HTTP server over one Engine (src/server/, src/runtime/engine.h).
 // Binds 127.0.0.1 unless told otherwise; --api-key (or env DRAGON_API_KEY) requires
@@ -33,6 +33,7 @@ struct ServeOptions {
   std::string model, host = "127.0.0.1", api_key, name, kv_type = "f16";
   int port = 8080, parallel = 4, threads = std::max(1u, std::thread::hardware_concurrency());
   int64_t ctx = 0;  // 0 = min(model's context, 4096)
+  int64_t kv_size = 0;  // 0 = parallel x ctx
   size_t max_queue = 256;
   int timeout_s = 600;
   int max_body_mb = 8;
@@ -105,6 +106,7 @@ int run_serve(const ServeOptions& o) {
   eo.threads = o.threads;
   eo.kv_type = o.kv_type == "f32" ? CacheType::F32 : CacheType::F16;
   eo.max_queue = o.max_queue;
+  eo.kv_positions = o.kv_size;
   Engine engine(std::move(model), *tokenizer, eo);
   server::EngineBackend<Engine> backend(engine);
 
@@ -149,6 +151,10 @@ void register_serve(CLI::App& app, const SetRunner& set_runner) {
   cmd->add_option("--ctx", o->ctx, "positions per request (default: the model's, at most 4096)")->check(CLI::Range(int64_t{16}, int64_t{1} << 24));
   cmd->add_option("--threads,-t", o->threads, "threads")->check(CLI::Range(1, 256));
   cmd->add_option("--kv-type", o->kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
+  cmd->add_option("--kv-size", o->kv_size,
+                  "positions in the paged KV cache shared by all requests (default: parallel x ctx, at least ctx + 16; "
+                  "less lets more requests start, preempting the newest when it runs out)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   cmd->add_option("--max-queue", o->max_queue, "waiting requests beyond this get 503");
   cmd->add_option("--timeout", o->timeout_s, "seconds a request may run before it is cancelled")->check(CLI::Range(1, 86400));
   cmd->add_option("--max-body-mb", o->max_body_mb, "larger request bodies get 413")->check(CLI::Range(1, 1024));

@@ -17,10 +17,11 @@ namespace attention_internal {
 
 namespace {
 
-// Row `index` of a cache span as f32: an f32 row in place, an f16 row widened into `buffer`.
-const float* cache_row(const void* base, int64_t index, int64_t stride, int64_t n, CacheType type, float* buffer) {
-  if (type == CacheType::F32) return static_cast<const float*>(base) + index * stride;
-  const uint16_t* src = static_cast<const uint16_t*>(base) + index * stride;
+// The cache row `offset` elements after `base` as f32: an f32 row in place, an f16 row widened
+// into `buffer`.
+const float* cache_row(const void* base, int64_t offset, int64_t n, CacheType type, float* buffer) {
+  if (type == CacheType::F32) return static_cast<const float*>(base) + offset;
+  const uint16_t* src = static_cast<const uint16_t*>(base) + offset;
   for (int64_t i = 0; i < n; ++i) buffer[i] = f16_to_f32(src[i]);
   return buffer;
 }
@@ -39,7 +40,7 @@ void attend_reference(const float* q, int64_t n_group, const KVSpan& kv, int64_t
     const float* qg = q + g * head_dim;
     double max = -std::numeric_limits<double>::infinity();
     for (int64_t p = 0; p < n_pos; ++p) {
-      const float* k = cache_row(kv.k, p, kv.k_stride, head_dim, kv.type, row.data());
+      const float* k = cache_row(kv.k, kv.row_offset(p, kv.k_stride), head_dim, kv.type, row.data());
       double s = 0;
       for (int64_t i = 0; i < head_dim; ++i) s += static_cast<double>(qg[i]) * k[i];
       scores[p] = s * scale + alibi_bias(alibi_slopes, g, p, n_pos);
@@ -49,7 +50,7 @@ void attend_reference(const float* q, int64_t n_group, const KVSpan& kv, int64_t
     for (int64_t p = 0; p < n_pos; ++p) sum += scores[p] = std::exp(scores[p] - max);
     std::vector<double> acc(static_cast<size_t>(v_dim), 0.0);
     for (int64_t p = 0; p < n_pos; ++p) {
-      const float* v = cache_row(kv.v, p, kv.v_stride, v_dim, kv.type, row.data());
+      const float* v = cache_row(kv.v, kv.row_offset(p, kv.v_stride), v_dim, kv.type, row.data());
       for (int64_t i = 0; i < v_dim; ++i) acc[i] += scores[p] / sum * v[i];
     }
     for (int64_t i = 0; i < v_dim; ++i) out[g * v_dim + i] = static_cast<float>(acc[i]);
@@ -72,7 +73,7 @@ void attend_portable(const float* q, int64_t n_group, const KVSpan& kv, int64_t 
     const int64_t n = std::min(kBlock, n_pos - start);
     // Scores: each K row once for all heads of the group.
     for (int64_t j = 0; j < n; ++j) {
-      const float* k = cache_row(kv.k, start + j, kv.k_stride, head_dim, kv.type, row.data());
+      const float* k = cache_row(kv.k, kv.row_offset(start + j, kv.k_stride), head_dim, kv.type, row.data());
       for (int64_t g = 0; g < n_group; ++g)
         weights[g][j] = dot(q + g * head_dim, k, head_dim) * scale + alibi_bias(alibi_slopes, g, start + j, n_pos);
     }
@@ -88,7 +89,7 @@ void attend_portable(const float* q, int64_t n_group, const KVSpan& kv, int64_t 
     }
     // Values: each V row once for all heads of the group.
     for (int64_t j = 0; j < n; ++j) {
-      const float* v = cache_row(kv.v, start + j, kv.v_stride, v_dim, kv.type, row.data());
+      const float* v = cache_row(kv.v, kv.row_offset(start + j, kv.v_stride), v_dim, kv.type, row.data());
       for (int64_t g = 0; g < n_group; ++g) axpy(weights[g][j], v, out + g * v_dim, v_dim);
     }
   }

@@ -16,12 +16,27 @@ namespace dragon {
 
 enum class CacheType { F32, F16 };
 
+// The keys / values of one kv head over positions 0, 1, ... Contiguous (block_size 0): the row
+// of position p starts p * stride elements after k (v). Paged (the engine's KV cache): positions
+// sit in blocks of block_size rows scattered over a pool, `blocks` lists the pool block of each
+// run of block_size positions, and the row of p starts
+// blocks[p / block_size] * block_stride + (p % block_size) * stride elements after k (v), which
+// then point at this head's row 0 in pool block 0.
 struct KVSpan {
-  const void* k = nullptr;  // first key of this kv head at position 0
+  const void* k = nullptr;  // first key of this kv head at position 0 (paged: in pool block 0)
   const void* v = nullptr;
-  int64_t k_stride = 0;     // elements from one position to the next
+  int64_t k_stride = 0;     // elements from one position to the next (within a block)
   int64_t v_stride = 0;
   CacheType type = CacheType::F32;
+  const int32_t* blocks = nullptr;  // paged only: pool block of each block_size positions
+  int64_t block_size = 0;           // 0 = contiguous
+  int64_t block_stride = 0;         // elements from one pool block to the next
+
+  // Elements from k (stride k_stride) or v (v_stride) to the row of position p.
+  int64_t row_offset(int64_t p, int64_t stride) const {
+    if (block_size == 0) return p * stride;
+    return blocks[p / block_size] * block_stride + (p % block_size) * stride;
+  }
 };
 
 // `scores` is scratch of at least n_pos floats. `alibi_slope` != 0 adds ALiBi's linear bias

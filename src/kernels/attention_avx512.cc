@@ -50,15 +50,14 @@ DRAGON_AVX512 inline __m512 exp_nonpositive(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-// Scores of four consecutive positions for one head: four independent accumulators hide the
-// FMA latency that one dot product's serial chain would expose.
-DRAGON_AVX512 inline void dot4(const float* q, const void* k, int64_t k_stride, CacheType type, int64_t head_dim,
+// Scores of four positions for one head: four independent accumulators hide the FMA latency
+// that one dot product's serial chain would expose.
+DRAGON_AVX512 inline void dot4(const float* q, const char* const* k_rows, CacheType type, int64_t head_dim,
                                float* s) {
-  const int64_t bytes = type == CacheType::F32 ? 4 : 2;
-  const char* k0 = static_cast<const char*>(k);
-  const char* k1 = k0 + k_stride * bytes;
-  const char* k2 = k1 + k_stride * bytes;
-  const char* k3 = k2 + k_stride * bytes;
+  const char* k0 = k_rows[0];
+  const char* k1 = k_rows[1];
+  const char* k2 = k_rows[2];
+  const char* k3 = k_rows[3];
   __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   for (int64_t i = 0; i < head_dim; i += 16) {
     const __mmask16 m = tail_mask(head_dim - i);
@@ -85,10 +84,9 @@ DRAGON_AVX512 inline float dot1(const float* q, const void* k, CacheType type, i
 
 DRAGON_AVX512 void attend_avx512_impl(const float* q, int64_t n_group, const KVSpan& kv, int64_t n_pos, int64_t head_dim,
                                  int64_t v_dim, float scale, float* out, const float* alibi_slopes) {
-  const int64_t bytes = kv.type == CacheType::F32 ? 4 : 2;
-  const char* k_base = static_cast<const char*>(kv.k);
-  const char* v_base = static_cast<const char*>(kv.v);
   alignas(64) float weights[kMaxGroup][kBlock];
+  const char* k_rows[kBlock];
+  const char* v_rows[kBlock];
   float max[kMaxGroup], sum[kMaxGroup];
   for (int64_t g = 0; g < n_group; ++g) {
     max[g] = -std::numeric_limits<float>::infinity();
@@ -97,14 +95,14 @@ DRAGON_AVX512 void attend_avx512_impl(const float* q, int64_t n_group, const KVS
   }
   for (int64_t start = 0; start < n_pos; start += kBlock) {
     const int64_t n = n_pos - start < kBlock ? n_pos - start : kBlock;
-    const char* k_block = k_base + start * kv.k_stride * bytes;
+    row_addresses(kv, start, n, k_rows, v_rows);
     // Scores. The block's K rows (<= 64 x head_dim) stay in L1 across the heads of the group,
     // so memory sees each row once.
     for (int64_t g = 0; g < n_group; ++g) {
       const float* qg = q + g * head_dim;
       int64_t j = 0;
-      for (; j + 4 <= n; j += 4) dot4(qg, k_block + j * kv.k_stride * bytes, kv.k_stride, kv.type, head_dim, weights[g] + j);
-      for (; j < n; ++j) weights[g][j] = dot1(qg, k_block + j * kv.k_stride * bytes, kv.type, head_dim);
+      for (; j + 4 <= n; j += 4) dot4(qg, k_rows + j, kv.type, head_dim, weights[g] + j);
+      for (; j < n; ++j) weights[g][j] = dot1(qg, k_rows[j], kv.type, head_dim);
     }
     // Online softmax update per head.
     for (int64_t g = 0; g < n_group; ++g) {
@@ -149,7 +147,6 @@ DRAGON_AVX512 void attend_avx512_impl(const float* q, int64_t n_group, const KVS
     }
     // Values: out_g += sum_j w[g][j] V[j], 16 output columns at a time held in a register over
     // the block; the block's V rows stay in L1 across the heads.
-    const char* v_block = v_base + start * kv.v_stride * bytes;
     for (int64_t g = 0; g < n_group; ++g) {
       float* o = out + g * v_dim;
       const float* w = weights[g];
@@ -158,10 +155,10 @@ DRAGON_AVX512 void attend_avx512_impl(const float* q, int64_t n_group, const KVS
         __m512 acc0 = _mm512_maskz_loadu_ps(m, o + i), acc1 = _mm512_setzero_ps();
         int64_t j = 0;
         for (; j + 2 <= n; j += 2) {
-          acc0 = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), load16(v_block + j * kv.v_stride * bytes, i, kv.type, m), acc0);
-          acc1 = _mm512_fmadd_ps(_mm512_set1_ps(w[j + 1]), load16(v_block + (j + 1) * kv.v_stride * bytes, i, kv.type, m), acc1);
+          acc0 = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), load16(v_rows[j], i, kv.type, m), acc0);
+          acc1 = _mm512_fmadd_ps(_mm512_set1_ps(w[j + 1]), load16(v_rows[j + 1], i, kv.type, m), acc1);
         }
-        if (j < n) acc0 = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), load16(v_block + j * kv.v_stride * bytes, i, kv.type, m), acc0);
+        if (j < n) acc0 = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), load16(v_rows[j], i, kv.type, m), acc0);
         _mm512_mask_storeu_ps(o + i, m, _mm512_add_ps(acc0, acc1));
       }
     }

@@ -37,6 +37,20 @@ void push_sample(std::vector<double>& samples, double value) {
   samples.push_back(value);
 }
 
+// Blocks of the engine's KV pool: kv_positions (default n_parallel * n_ctx) in blocks, and at
+// least one context plus a block, so a request alone always fits (its first write into a shared
+// block needs a copy beside it).
+int64_t pool_blocks(const EngineOptions& o) {
+  if (o.kv_block_size <= 0 || o.kv_block_size > 4096)
+    fail("engine: KV block size {} outside [1, 4096]", o.kv_block_size);
+  if (o.n_ctx <= 0) fail("engine: context of {} positions", o.n_ctx);
+  if (o.n_parallel <= 0) fail("engine: {} sequences", o.n_parallel);
+  if (o.kv_positions < 0) fail("engine: KV cache of {} positions", o.kv_positions);
+  const int64_t positions = o.kv_positions ? o.kv_positions : o.n_ctx * o.n_parallel;
+  const int64_t per_context = (o.n_ctx + o.kv_block_size - 1) / o.kv_block_size;
+  return std::max((positions + o.kv_block_size - 1) / o.kv_block_size, per_context + 1);
+}
+
 }  // namespace
 
 struct Engine::Impl {
@@ -44,17 +58,24 @@ struct Engine::Impl {
       : model(std::move(m)),
         tokenizer(t),
         options(o),
-        cache(model->config(), o.n_ctx, o.n_parallel, o.kv_type),
+        cache(model->config(), o.n_ctx, o.n_parallel, o.kv_type, pool_blocks(o), o.kv_block_size),
         pool(o.threads),
-        slots(o.n_parallel) {
+        slots(cache) {
     if (o.prefill_chunk <= 0) fail("engine: prefill_chunk {} must be positive", o.prefill_chunk);
   }
 
   void loop();
   void admit_and_cancel();
   void step();
-  // Finishes `r` (on_finish), frees its slot and drops it from `running`.
+  // Plans the next step, preempting the newest requests until the pool holds its blocks.
+  // Returns an empty plan when nothing is left to run.
+  StepPlan plan_with_room();
+  // Stops a running request for lack of KV blocks: its blocks go to the prefix cache and it
+  // waits at the head of the queue, to resume from there.
+  void preempt(RequestState* r);
+  // Frees `r`'s sequence, finishes it (on_finish) and drops it from `running`.
   void retire(RequestState* r, FinishReason reason, const std::string& error = {});
+  void publish_kv_stats();  // under `mutex`
   void publish_stats();
 
   std::unique_ptr<Model> model;
@@ -64,7 +85,7 @@ struct Engine::Impl {
   // Owned by the loop thread.
   KVCache cache;
   ThreadPool pool;
-  SlotTable slots;
+  SequenceTable slots;
   std::vector<std::unique_ptr<RequestState>> running;  // admission order
 
   // Shared with the callers of submit / cancel / stats, under `mutex`.
@@ -126,36 +147,74 @@ void Engine::Impl::admit_and_cancel() {
     else
       ++i;
   }
-  // FIFO: the oldest waiting request takes the next free slot.
+  // FIFO: the oldest waiting request (a preempted one first) takes the next free sequence.
   std::lock_guard lock(mutex);
   while (!waiting.empty()) {
-    const auto placement = slots.acquire(waiting.front()->prompt());
+    RequestState& next = *waiting.front();
+    const auto placement = slots.acquire(next.context(), next.completion_tokens() == 0, !running.empty());
     if (!placement) break;
     std::unique_ptr<RequestState> r = std::move(waiting.front());
     waiting.pop_front();
     r->slot = placement->slot;
-    r->prefilled = r->cached = placement->reused;
-    stats.prompt_tokens_total += static_cast<uint64_t>(r->prompt_size());
-    stats.cached_tokens_total += static_cast<uint64_t>(placement->reused);
+    r->prefilled = placement->reused;
+    if (!r->admitted_before) {
+      r->admitted_before = true;
+      r->cached = placement->reused;
+      stats.prompt_tokens_total += static_cast<uint64_t>(r->prompt_size());
+      stats.cached_tokens_total += static_cast<uint64_t>(placement->reused);
+    }
     running.push_back(std::move(r));
   }
 }
 
+StepPlan Engine::Impl::plan_with_room() {
+  for (;;) {
+    std::vector<RequestState*> order;
+    for (auto& r : running) order.push_back(r.get());
+    StepPlan plan = plan_step(order, options.prefill_chunk);
+    if (plan.parts.empty()) return plan;
+    int64_t needed = 0;
+    try {
+      needed = cache.blocks_needed(plan.batch);
+    } catch (const std::exception& e) {
+      // A plan the cache refuses is a bug; fail its requests rather than the loop.
+      for (const StepPart& part : plan.parts) retire(part.request, FinishReason::Error, e.what());
+      continue;
+    }
+    if (slots.make_free(needed)) return plan;
+    if (running.size() == 1) {
+      // Cannot happen with the pool pool_blocks() sizes; never hang on it.
+      retire(running.front().get(), FinishReason::Error,
+             fmt::format("the KV cache has too few blocks for this request ({} needed)", needed));
+      continue;
+    }
+    preempt(running.back().get());
+  }
+}
+
+void Engine::Impl::preempt(RequestState* r) {
+  slots.release(r->slot);
+  r->preempt();
+  const auto it = std::find_if(running.begin(), running.end(), [&](const auto& p) { return p.get() == r; });
+  std::unique_ptr<RequestState> owned = std::move(*it);
+  running.erase(it);
+  std::lock_guard lock(mutex);
+  waiting.push_front(std::move(owned));
+  stats.preemptions_total += 1;
+}
+
 void Engine::Impl::step() {
-  std::vector<RequestState*> order;
-  for (auto& r : running) order.push_back(r.get());
-  const StepPlan plan = plan_step(order, options.prefill_chunk);
+  const StepPlan plan = plan_with_room();
   if (plan.parts.empty()) return;
 
   Activations logits;
   try {
     logits = model->forward(plan.batch, cache, pool);
   } catch (const std::exception& e) {
-    // The slots' contents are unknown now; their requests fail, the loop carries on.
+    // The sequences' contents are unknown now; their requests fail, the loop carries on.
     const std::string message = fmt::format("forward pass failed: {}", e.what());
     for (const StepPart& part : plan.parts) {
       slots.forget(part.request->slot);
-      cache.clear(part.request->slot);
       retire(part.request, FinishReason::Error, message);
     }
     return;
@@ -197,8 +256,13 @@ void Engine::Impl::step() {
 }
 
 void Engine::Impl::retire(RequestState* r, FinishReason reason, const std::string& error) {
-  r->finish(reason, error);
+  // The blocks are free (or cached) before on_finish runs: a caller woken by it sees them so.
   slots.release(r->slot);
+  {
+    std::lock_guard lock(mutex);
+    publish_kv_stats();
+  }
+  r->finish(reason, error);
   const auto it = std::find_if(running.begin(), running.end(), [&](const auto& p) { return p.get() == r; });
   if (it != running.end()) running.erase(it);
 }
@@ -208,13 +272,22 @@ void Engine::Impl::publish_stats() {
   stats.requests_running = running.size();
   stats.requests_waiting = waiting.size();
   stats.mean_batch_size = stats.steps_total ? static_cast<double>(sequences_total) / stats.steps_total : 0.0;
+  publish_kv_stats();
+}
+
+void Engine::Impl::publish_kv_stats() {
   stats.kv_positions_used = slots.busy_positions();
-  stats.kv_positions_total = options.n_ctx * options.n_parallel;
+  stats.kv_positions_total = cache.pool().size() * cache.block_size();
+  stats.kv_blocks_cached = slots.blocks_cached();
+  stats.kv_blocks_used = cache.pool().n_used() - stats.kv_blocks_cached;
+  stats.kv_blocks_total = cache.pool().size();
+  stats.kv_block_size = cache.block_size();
+  stats.prefix_cache_evictions_total = slots.prefix_cache().evicted_total();
 }
 
 Engine::Engine(std::unique_ptr<Model> model, const Tokenizer& tokenizer, EngineOptions options)
     : impl_(std::make_unique<Impl>(std::move(model), tokenizer, options)) {
-  impl_->stats.kv_positions_total = options.n_ctx * options.n_parallel;
+  impl_->publish_kv_stats();
   impl_->thread = std::thread([this] { impl_->loop(); });
 }
 

@@ -3,7 +3,8 @@
 // one path from a token prompt to streamed text.
 //
 // A loop thread owns the model, the KV cache and the thread pool. Between forward steps it
-// admits waiting requests into free sequence slots, and builds one Batch from every running
+// admits waiting requests into free KV-cache sequences (reusing cached prefixes, see
+// scheduler.h), and builds one Batch from every running
 // request: one decode token for each request that is generating, plus prompt tokens (chunked,
 // at most EngineOptions::prefill_chunk per step) of the requests still prefilling — so a long
 // prompt never stalls the running streams. Requests leave the batch the step they finish.
@@ -26,8 +27,13 @@
 namespace dragon {
 
 struct EngineOptions {
-  int n_parallel = 4;          // sequence slots (requests generating at once)
-  int64_t n_ctx = 4096;        // positions per slot (prompt + answer)
+  int n_parallel = 4;          // sequences (requests generating at once)
+  int64_t n_ctx = 4096;        // most positions of one sequence (prompt + answer)
+  // The paged KV cache: blocks of kv_block_size positions from one pool of kv_positions
+  // positions (0: n_parallel * n_ctx). Less than that lets more requests run than could all
+  // reach n_ctx at once; when the pool runs out the newest request is preempted and resumed.
+  int64_t kv_positions = 0;
+  int64_t kv_block_size = 16;
   int64_t prefill_chunk = 256; // most prompt tokens one step takes from all prefilling requests
   int threads = 1;
   CacheType kv_type = CacheType::F16;
@@ -98,7 +104,12 @@ struct EngineStats {
   uint64_t prompt_tokens_total = 0, generated_tokens_total = 0, cached_tokens_total = 0;
   uint64_t steps_total = 0, batch_tokens_total = 0;
   double mean_batch_size = 0;  // requests per forward step (decode + prefill chunks), over all steps
-  int64_t kv_positions_used = 0, kv_positions_total = 0;
+  int64_t kv_positions_used = 0, kv_positions_total = 0;  // positions held by running requests / of the pool
+  // Paged KV cache blocks: held by running requests, held only by the prefix cache (evictable),
+  // all; and the positions per block.
+  int64_t kv_blocks_used = 0, kv_blocks_cached = 0, kv_blocks_total = 0, kv_block_size = 0;
+  uint64_t preemptions_total = 0;             // requests stopped for lack of KV blocks (and resumed)
+  uint64_t prefix_cache_evictions_total = 0;  // cached blocks evicted to make room
   std::vector<double> ttft_s, inter_token_s;  // recent samples (the last 1024 of each), oldest first
   uint64_t ttft_samples_total = 0, inter_token_samples_total = 0;  // all samples ever taken
 };

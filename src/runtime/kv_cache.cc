@@ -1,5 +1,6 @@
 #include "runtime/kv_cache.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "tensor/half.h"
@@ -20,24 +21,36 @@ RowWidths row_widths(const ModelConfig& c) {
   const int64_t vd = c.v_head_dim ? c.v_head_dim : c.head_dim;
   return {c.n_kv_heads * c.head_dim, c.n_kv_heads * vd};
 }
+
+int64_t pool_blocks(int64_t n_ctx, int n_seq, int64_t n_blocks, int64_t block_size) {
+  if (n_ctx <= 0) fail("kv cache: context of {} positions", n_ctx);
+  if (n_seq <= 0) fail("kv cache: {} sequences", n_seq);
+  if (block_size <= 0 || block_size > 4096) fail("kv cache: block size {} outside [1, 4096]", block_size);
+  const int64_t per_seq = (n_ctx + block_size - 1) / block_size;
+  if (n_blocks == 0) return per_seq * n_seq;
+  // One sequence must always fit, or a request alone could never finish.
+  if (n_blocks < per_seq)
+    fail("kv cache: {} blocks of {} positions cannot hold one context of {} positions", n_blocks, block_size, n_ctx);
+  return n_blocks;
+}
 }  // namespace
 
-KVCache::KVCache(const ModelConfig& c, int64_t n_ctx, int n_seq, CacheType type)
+KVCache::KVCache(const ModelConfig& c, int64_t n_ctx, int n_seq, CacheType type, int64_t n_blocks, int64_t block_size)
     : n_layers_(c.n_layers),
       n_ctx_(n_ctx),
       head_dim_(c.head_dim),
       v_head_dim_(c.v_head_dim ? c.v_head_dim : c.head_dim),
+      block_size_(block_size),
       n_seq_(n_seq),
       type_(type),
-      latent_(c.is_mla()) {
-  if (n_ctx <= 0) fail("kv cache: context of {} positions", n_ctx);
-  if (n_seq <= 0) fail("kv cache: {} sequences", n_seq);
+      latent_(c.is_mla()),
+      pool_(pool_blocks(n_ctx, n_seq, n_blocks, block_size)) {
   const RowWidths widths = row_widths(c);
   k_width_ = widths.k;
   v_width_ = widths.v;
-  const size_t cells = static_cast<size_t>(n_layers_) * n_seq * n_ctx;
-  k_.resize(cells * k_width_ * element_bytes(type));
-  v_.resize(cells * v_width_ * element_bytes(type));
+  block_elements_ = n_layers_ * block_size_ * (k_width_ + v_width_);
+  data_.resize(static_cast<size_t>(pool_.size()) * block_elements_ * element_bytes(type));
+  tables_.resize(n_seq);
   lengths_.assign(n_seq, 0);
 }
 
@@ -50,9 +63,36 @@ int64_t KVCache::bytes_per_token() const {
   return n_layers_ * (k_width_ + v_width_) * static_cast<int64_t>(element_bytes(type_));
 }
 
-void KVCache::clear(int seq) { lengths_.at(seq) = 0; }
+void KVCache::check_seq(int seq) const {
+  if (seq < 0 || seq >= n_seq_) fail("kv cache: sequence id {} outside [0, {})", seq, n_seq_);
+}
 
-void KVCache::begin_batch(const Batch& batch) {
+void KVCache::truncate(int seq, int64_t n) {
+  check_seq(seq);
+  if (n < 0) fail("kv cache: truncating sequence {} to {} positions", seq, n);
+  std::vector<int32_t>& table = tables_[seq];
+  const size_t keep = static_cast<size_t>(blocks_for(std::min(n, lengths_[seq])));
+  while (table.size() > keep) {
+    pool_.unref(table.back());
+    table.pop_back();
+  }
+  lengths_[seq] = std::min(n, lengths_[seq]);
+}
+
+void KVCache::attach(int seq, const std::vector<int32_t>& blocks, int64_t n) {
+  check_seq(seq);
+  if (lengths_[seq] != 0 || !tables_[seq].empty()) fail("kv cache: attaching blocks to sequence {}, which is not empty", seq);
+  if (n < 0 || n > n_ctx_ || blocks_for(n) > static_cast<int64_t>(blocks.size()))
+    fail("kv cache: {} positions do not fit {} blocks of {} positions", n, blocks.size(), block_size_);
+  for (int64_t i = 0; i < blocks_for(n); ++i) {
+    pool_.ref(blocks[i]);
+    tables_[seq].push_back(blocks[i]);
+  }
+  lengths_[seq] = n;
+}
+
+std::vector<KVCache::Writes> KVCache::plan_writes(const Batch& batch) const {
+  std::vector<Writes> writes(static_cast<size_t>(n_seq_));
   std::vector<int64_t> lengths = lengths_;
   for (int64_t i = 0; i < batch.size(); ++i) {
     const int seq = batch.seq_ids[i];
@@ -63,52 +103,119 @@ void KVCache::begin_batch(const Batch& batch) {
     if (pos > lengths[seq])
       fail("batch token {}: position {} leaves a gap in sequence {} (cached up to {})", i, pos, seq, lengths[seq]);
     lengths[seq] = pos + 1;
+    writes[seq].first = std::min(writes[seq].first, pos);
+    writes[seq].length = pos + 1;
   }
-  lengths_ = std::move(lengths);
+  return writes;
 }
 
-size_t KVCache::offset(int64_t layer, int seq, int64_t pos, int64_t width) const {
-  return ((static_cast<size_t>(layer) * n_seq_ + seq) * n_ctx_ + pos) * width;
+int64_t KVCache::blocks_needed(const std::vector<Writes>& writes) const {
+  int64_t needed = 0;
+  for (int seq = 0; seq < n_seq_; ++seq) {
+    const Writes& w = writes[seq];
+    if (w.length < 0) continue;
+    const std::vector<int32_t>& table = tables_[seq];
+    const int64_t kept = std::min<int64_t>(static_cast<int64_t>(table.size()), blocks_for(w.length));
+    for (int64_t b = w.first / block_size_; b < blocks_for(w.length); ++b)
+      if (b >= kept || pool_.refcount(table[b]) > 1) ++needed;  // a new block, or a private copy
+  }
+  return needed;
 }
 
-void KVCache::store_row(std::vector<uint8_t>& buffer, size_t offset, const float* row, int64_t width) {
+int64_t KVCache::blocks_needed(const Batch& batch) const { return blocks_needed(plan_writes(batch)); }
+
+void KVCache::begin_batch(const Batch& batch) {
+  const std::vector<Writes> writes = plan_writes(batch);
+  const int64_t needed = blocks_needed(writes);
+  if (needed > pool_.n_free())
+    fail("kv cache: the batch needs {} more blocks of {} positions, {} of {} are free", needed, block_size_,
+         pool_.n_free(), pool_.size());
+  const size_t block_bytes = static_cast<size_t>(block_elements_) * element_bytes(type_);
+  for (int seq = 0; seq < n_seq_; ++seq) {
+    const Writes& w = writes[seq];
+    if (w.length < 0) continue;
+    std::vector<int32_t>& table = tables_[seq];
+    // A write at an earlier position drops what followed it.
+    while (static_cast<int64_t>(table.size()) > blocks_for(w.length)) {
+      pool_.unref(table.back());
+      table.pop_back();
+    }
+    for (int64_t b = w.first / block_size_; b < blocks_for(w.length); ++b) {
+      if (b < static_cast<int64_t>(table.size())) {
+        if (pool_.refcount(table[b]) == 1) continue;
+        // Shared with another sequence or the prefix cache: write into a private copy.
+        const int32_t copy = *pool_.allocate();
+        std::memcpy(data_.data() + copy * block_bytes, data_.data() + table[b] * block_bytes, block_bytes);
+        pool_.unref(table[b]);
+        table[b] = copy;
+      } else {
+        table.push_back(*pool_.allocate());
+      }
+    }
+    lengths_[seq] = w.length;
+  }
+}
+
+size_t KVCache::row_offset(int64_t layer, int seq, int64_t pos, bool v) const {
+  const std::vector<int32_t>& table = tables_[seq];
+  const int64_t b = pos / block_size_;
+  if (pos < 0 || b >= static_cast<int64_t>(table.size()))
+    fail("kv cache: position {} of sequence {} has no block (begin_batch first)", pos, seq);
+  const int64_t r = pos % block_size_;
+  int64_t offset = table[b] * block_elements_ + layer * block_size_ * (k_width_ + v_width_);
+  offset += v ? block_size_ * k_width_ + r * v_width_ : r * k_width_;
+  return static_cast<size_t>(offset);
+}
+
+void KVCache::store_row(size_t offset, const float* row, int64_t width) {
   if (type_ == CacheType::F32) {
-    std::memcpy(reinterpret_cast<float*>(buffer.data()) + offset, row, width * sizeof(float));
+    std::memcpy(reinterpret_cast<float*>(data_.data()) + offset, row, width * sizeof(float));
     return;
   }
-  uint16_t* dst = reinterpret_cast<uint16_t*>(buffer.data()) + offset;
+  uint16_t* dst = reinterpret_cast<uint16_t*>(data_.data()) + offset;
   for (int64_t i = 0; i < width; ++i) dst[i] = f32_to_f16(row[i]);
 }
 
 void KVCache::store(int64_t layer, int seq, int64_t pos, const float* k, const float* v) {
   if (latent_) fail("kv cache: store() on a latent (MLA) cache; use store_latent()");
-  store_row(k_, offset(layer, seq, pos, k_width_), k, k_width_);
-  store_row(v_, offset(layer, seq, pos, v_width_), v, v_width_);
+  check_seq(seq);
+  store_row(row_offset(layer, seq, pos, false), k, k_width_);
+  store_row(row_offset(layer, seq, pos, true), v, v_width_);
 }
 
 KVSpan KVCache::span(int64_t layer, int seq, int64_t kv_head) const {
   if (latent_) fail("kv cache: span() on a latent (MLA) cache; use latent_span()");
+  check_seq(seq);
   const size_t bytes = element_bytes(type_);
+  const int64_t layer_offset = layer * block_size_ * (k_width_ + v_width_);
   KVSpan s;
-  s.k = k_.data() + (offset(layer, seq, 0, k_width_) + kv_head * head_dim_) * bytes;
-  s.v = v_.data() + (offset(layer, seq, 0, v_width_) + kv_head * v_head_dim_) * bytes;
+  s.k = data_.data() + (layer_offset + kv_head * head_dim_) * bytes;
+  s.v = data_.data() + (layer_offset + block_size_ * k_width_ + kv_head * v_head_dim_) * bytes;
   s.k_stride = k_width_;
   s.v_stride = v_width_;
   s.type = type_;
+  s.blocks = tables_[seq].data();
+  s.block_size = block_size_;
+  s.block_stride = block_elements_;
   return s;
 }
 
 void KVCache::store_latent(int64_t layer, int seq, int64_t pos, const float* latent_and_rope) {
   if (!latent_) fail("kv cache: store_latent() on a per-head K/V cache");
-  store_row(k_, offset(layer, seq, pos, k_width_), latent_and_rope, k_width_);
+  check_seq(seq);
+  store_row(row_offset(layer, seq, pos, false), latent_and_rope, k_width_);
 }
 
 KVSpan KVCache::latent_span(int64_t layer, int seq) const {
   if (!latent_) fail("kv cache: latent_span() on a per-head K/V cache");
+  check_seq(seq);
   KVSpan s;
-  s.k = s.v = k_.data() + offset(layer, seq, 0, k_width_) * element_bytes(type_);
+  s.k = s.v = data_.data() + layer * block_size_ * k_width_ * element_bytes(type_);
   s.k_stride = s.v_stride = k_width_;
   s.type = type_;
+  s.blocks = tables_[seq].data();
+  s.block_size = block_size_;
+  s.block_stride = block_elements_;
   return s;
 }
 

@@ -1,12 +1,19 @@
-// The key / value cache: for each layer and sequence slot, one K row and one V row per position
-// (n_kv_heads * head_dim values), stored as f32 or f16. Contiguous per (layer, sequence) — a paged
-// cache shared by many requests is a later step; this is the interface the model code uses.
+// The key / value cache, paged: a pool of fixed blocks of `block_size` positions, each block
+// holding every layer's K and V rows (n_kv_heads * head_dim values each) of its positions, as
+// f32 or f16. Each sequence has a block table (its positions 0, bs, 2 bs, ... live in these
+// blocks), so sequences grow a block at a time from one shared pool instead of reserving n_ctx
+// positions each, and a block can be shared by several sequences and the prefix cache
+// (reference-counted in BlockPool). A shared block is never written: begin_batch gives the
+// writing sequence its own copy first (copy on write).
 //
 // Multi-head latent attention (DeepSeek-V2/V3, Kimi K2: config.is_mla()) caches no per-head keys
 // or values at all: one row per position holds the normalised compressed latent (kv_lora_rank)
 // followed by the rotated shared rope key (qk_rope_head_dim). That row is the key of the absorbed
 // attention and its first kv_lora_rank values are the value (models/mla.h) — e.g. 576 values per
 // layer for DeepSeek-V3 instead of 128 heads x (192 + 128).
+//
+// Block layout (elements): for each layer, block_size K rows of k_width, then block_size V rows
+// of v_width (none for MLA); KVSpan (kernels/attention.h) walks a sequence's blocks.
 #pragma once
 
 #include <cstdint>
@@ -15,12 +22,18 @@
 #include "kernels/attention.h"
 #include "models/model_config.h"
 #include "runtime/batch.h"
+#include "runtime/block_pool.h"
 
 namespace dragon {
 
 class KVCache {
  public:
-  KVCache(const ModelConfig& config, int64_t n_ctx, int n_seq, CacheType type);
+  static constexpr int64_t kDefaultBlockSize = 16;
+
+  // n_seq sequences of at most n_ctx positions each, sharing a pool of n_blocks blocks
+  // (0: enough for every sequence to hold n_ctx positions, so begin_batch never runs out).
+  KVCache(const ModelConfig& config, int64_t n_ctx, int n_seq, CacheType type, int64_t n_blocks = 0,
+          int64_t block_size = kDefaultBlockSize);
 
   int64_t n_ctx() const { return n_ctx_; }
   int n_seq() const { return n_seq_; }
@@ -30,14 +43,36 @@ class KVCache {
   int64_t bytes_per_token() const;
   static int64_t bytes_per_token(const ModelConfig& config, CacheType type);
 
+  int64_t block_size() const { return block_size_; }
+  BlockPool& pool() { return pool_; }
+  const BlockPool& pool() const { return pool_; }
+  // The pool blocks holding the sequence's positions, in order (ceil(length / block_size) of them).
+  const std::vector<int32_t>& block_table(int seq) const { return tables_.at(seq); }
+  // Blocks for `n` positions.
+  int64_t blocks_for(int64_t n) const { return (n + block_size_ - 1) / block_size_; }
+
   // Checks a batch against the cache before a forward pass: sequence ids in range, positions
   // below n_ctx, and each sequence's positions continuing its cache without gaps (a token may
-  // also overwrite an earlier position, which drops everything after it). Updates the lengths.
+  // also overwrite an earlier position, which drops everything after it). Updates the lengths,
+  // gives each sequence the blocks its new positions need (fresh ones, and private copies of
+  // shared blocks it writes into); throws, leaving the cache as it was, when the batch is
+  // invalid or the pool has too few free blocks.
   void begin_batch(const Batch& batch);
-  void clear(int seq);
+  // Free blocks begin_batch(batch) would take (new blocks and copies of shared ones), for a
+  // valid batch: the engine makes that many free (evicting or preempting) before its step.
+  int64_t blocks_needed(const Batch& batch) const;
+
+  // Keeps positions [0, n) of the sequence and lets go of the blocks past them (rolling a
+  // sequence back, e.g. rejected speculative tokens; the next write at n continues from there).
+  void truncate(int seq, int64_t n);
+  void clear(int seq) { truncate(seq, 0); }
+  // An empty sequence starts with `blocks` (shared, e.g. from the prefix cache) holding its
+  // positions [0, n): it takes a reference on the first blocks_for(n) of them.
+  void attach(int seq, const std::vector<int32_t>& blocks, int64_t n);
 
   void store(int64_t layer, int seq, int64_t pos, const float* k, const float* v);
-  // Keys / values of kv head `kv_head` of a sequence, from position 0.
+  // Keys / values of kv head `kv_head` of a sequence, from position 0 (valid until the
+  // sequence's block table changes: the next begin_batch / truncate / attach).
   KVSpan span(int64_t layer, int seq, int64_t kv_head) const;
 
   // MLA caches: is_latent() is true, store_latent() writes one [latent | k_rope] row and
@@ -49,14 +84,26 @@ class KVCache {
   KVSpan latent_span(int64_t layer, int seq) const;
 
  private:
-  size_t offset(int64_t layer, int seq, int64_t pos, int64_t width) const;
-  void store_row(std::vector<uint8_t>& buffer, size_t offset, const float* row, int64_t width);
+  struct Writes {
+    int64_t first = INT64_MAX;  // lowest position written
+    int64_t length = -1;        // the sequence's length after the batch (-1: untouched)
+  };
+  // Per sequence, what a (validated) batch writes; throws for an invalid batch.
+  std::vector<Writes> plan_writes(const Batch& batch) const;
+  int64_t blocks_needed(const std::vector<Writes>& writes) const;
+  void check_seq(int seq) const;
+  // Element offset of a row in the pool (K rows: v = false).
+  size_t row_offset(int64_t layer, int seq, int64_t pos, bool v) const;
+  void store_row(size_t offset, const float* row, int64_t width);
 
-  int64_t n_layers_, n_ctx_, k_width_, v_width_, head_dim_, v_head_dim_;
+  int64_t n_layers_, n_ctx_, k_width_, v_width_, head_dim_, v_head_dim_, block_size_;
+  int64_t block_elements_;  // elements of one pool block (all layers, K and V)
   int n_seq_;
   CacheType type_;
   bool latent_ = false;
-  std::vector<uint8_t> k_, v_;
+  BlockPool pool_;
+  std::vector<uint8_t> data_;
+  std::vector<std::vector<int32_t>> tables_;
   std::vector<int64_t> lengths_;
 };
 

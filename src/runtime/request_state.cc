@@ -23,6 +23,15 @@ RequestState::RequestState(RequestId id, GenerationRequest request, RequestCallb
       decoder_(tokenizer, request_.skip_special_tokens),
       stops_(request_.stop) {
   sampler_.add_prompt(request_.prompt);
+  context_ = request_.prompt;
+}
+
+void RequestState::preempt() {
+  context_ = request_.prompt;
+  if (!generated_.empty()) context_.insert(context_.end(), generated_.begin(), generated_.end() - 1);
+  slot = -1;
+  prefilled = 0;
+  ++preemptions;
 }
 
 std::optional<FinishReason> RequestState::take_token(const float* logits, int64_t n_ctx) {
@@ -63,7 +72,7 @@ std::optional<FinishReason> RequestState::take_token(const float* logits, int64_
   if (stops_.stopped()) return FinishReason::Stop;
   if (request_.constraint && request_.constraint->is_complete()) return FinishReason::Stop;
   if (completion_tokens() >= request_.max_tokens) return FinishReason::Length;
-  // The token just drawn is fed back at decode_position(); past the slot's end it cannot be.
+  // The token just drawn is fed back at decode_position(); past the sequence's n_ctx it cannot be.
   if (decode_position() >= n_ctx) return FinishReason::Length;
   return std::nullopt;
 }

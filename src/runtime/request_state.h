@@ -1,4 +1,4 @@
-// One request's life inside the engine: how far its prompt is in its slot's cache, the tokens
+// One request's life inside the engine: how far its context is in its KV-cache sequence, the tokens
 // it generated, and what turns a row of logits into the next token and the text the client
 // sees (sampler, token constraint, log-probabilities, streaming detokenizer, stop strings).
 // The engine's loop thread is the only one that touches a RequestState after submit().
@@ -28,21 +28,31 @@ class RequestState {
   const std::vector<int32_t>& prompt() const { return request_.prompt; }
   int64_t prompt_size() const { return static_cast<int64_t>(request_.prompt.size()); }
 
-  // The sequence slot of the KV cache the request runs in, once admitted.
-  int slot = -1;
-  // Prompt tokens whose keys / values are in the slot (reused from an earlier request + computed).
-  int64_t prefilled = 0;
-  // Prompt tokens found in the slot at admission (reported as cached_tokens).
-  int64_t cached = 0;
+  // What the KV cache must hold before the request decodes: its prompt, and after a preemption
+  // also the answer so far but its last token (drawn, not yet fed), recomputed on resumption.
+  const std::vector<int32_t>& context() const { return context_; }
+  int64_t context_size() const { return static_cast<int64_t>(context_.size()); }
 
-  bool prefilling() const { return prefilled < prompt_size(); }
+  // The sequence of the KV cache the request runs in, once admitted (-1 while waiting).
+  int slot = -1;
+  // Context tokens whose keys / values are in the sequence (reused from the prefix cache + computed).
+  int64_t prefilled = 0;
+  // Prompt tokens found in the prefix cache at the first admission (reported as cached_tokens).
+  int64_t cached = 0;
+  bool admitted_before = false;  // counted in the engine's stats already
+  int64_t preemptions = 0;
+
+  bool prefilling() const { return prefilled < context_size(); }
+  // The request lost its sequence (the KV cache ran out of blocks): it waits to be admitted
+  // again and then recomputes its context, drawing no token it already drew.
+  void preempt();
   // The token a decode step feeds (the last one drawn) and its position.
   int32_t decode_token() const { return generated_.back(); }
   int64_t decode_position() const { return prompt_size() + static_cast<int64_t>(generated_.size()) - 1; }
   int64_t completion_tokens() const { return static_cast<int64_t>(generated_.size()); }
 
   // Draws the next token from `logits` (n_vocab raw values), sends it to on_token and says
-  // whether the request ends with it. `n_ctx` is the slot's size: a token that could not be
+  // whether the request ends with it. `n_ctx` is the most positions of a sequence: a token that could not be
   // fed back ends the request with Length. Exceptions (a sampler failure, a throwing callback)
   // propagate; the engine then finishes the request with Error.
   std::optional<FinishReason> take_token(const float* logits, int64_t n_ctx);
@@ -68,6 +78,7 @@ class RequestState {
   StreamingDecoder decoder_;
   StopMatcher stops_;
   std::vector<int32_t> generated_;
+  std::vector<int32_t> context_;
   std::vector<float> masked_;  // the logits a TokenConstraint masks (the raw row stays intact for logprobs)
   std::vector<int32_t> order_; // top_logprobs ranking, reused per token
   int32_t stop_token_ = -1;

@@ -84,6 +84,15 @@ std::string Metrics::render(const EngineStats& s) const {
   metric(out, "dragon_kv_positions_total", "gauge", "KV cache positions.", double(s.kv_positions_total));
   metric(out, "dragon_kv_usage_ratio", "gauge", "Share of the KV cache in use.",
          s.kv_positions_total ? double(s.kv_positions_used) / double(s.kv_positions_total) : 0.0);
+  metric(out, "dragon_kv_blocks_used", "gauge", "KV cache blocks held by running requests.", double(s.kv_blocks_used));
+  metric(out, "dragon_kv_blocks_cached", "gauge", "KV cache blocks held only by the prefix cache (evictable).",
+         double(s.kv_blocks_cached));
+  metric(out, "dragon_kv_blocks_total", "gauge", "KV cache blocks.", double(s.kv_blocks_total));
+  metric(out, "dragon_kv_block_size", "gauge", "Positions per KV cache block.", double(s.kv_block_size));
+  metric(out, "dragon_preemptions_total", "counter", "Requests preempted for lack of KV cache blocks.",
+         s.preemptions_total);
+  metric(out, "dragon_prefix_cache_evictions_total", "counter", "Cached KV blocks evicted to make room.",
+         s.prefix_cache_evictions_total);
   return out;
 }
 

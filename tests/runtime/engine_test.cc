@@ -345,6 +345,19 @@ TEST_F(EngineTest, CancelFreesTheSlotForAQueuedRequest) {
   EXPECT_EQ(endless.finish_calls, 1);
 }
 
+// Every block is either held by a running request or cached (evictable) once all finished.
+void expect_only_cached_blocks(const Engine& engine) {
+  const EngineStats s = engine.stats();
+  std::printf("  blocks: %lld used by requests, %lld cached, %lld total; %llu preemptions, %llu evictions\n",
+              (long long)s.kv_blocks_used, (long long)s.kv_blocks_cached, (long long)s.kv_blocks_total,
+              (unsigned long long)s.preemptions_total, (unsigned long long)s.prefix_cache_evictions_total);
+  EXPECT_EQ(s.kv_blocks_used, 0) << "a finished request still holds blocks";
+  EXPECT_EQ(s.kv_positions_used, 0);
+  EXPECT_LE(s.kv_blocks_cached, s.kv_blocks_total);
+}
+
+int64_t blocks_for(int64_t positions, int64_t block_size = 16) { return (positions + block_size - 1) / block_size; }
+
 TEST_F(EngineTest, PrefixReuseGivesTheSameTokensAndCountsCachedTokens) {
   const std::vector<int32_t> system = encode("You are a helpful assistant. Answer briefly and precisely.");
   const int64_t n = 8;
@@ -373,6 +386,7 @@ TEST_F(EngineTest, PrefixReuseGivesTheSameTokensAndCountsCachedTokens) {
   EXPECT_EQ(same.tokens, turn1.tokens);
   EXPECT_EQ(engine.stats().cached_tokens_total,
             static_cast<uint64_t>(turn2.finish->cached_tokens + same.finish->cached_tokens));
+  expect_only_cached_blocks(engine);
 }
 
 TEST_F(EngineTest, PrefixReusePicksTheSlotHoldingTheLongestPrefix) {
@@ -392,6 +406,160 @@ TEST_F(EngineTest, PrefixReusePicksTheSlotHoldingTheLongestPrefix) {
               b2.size());
   EXPECT_EQ(again.finish->cached_tokens, static_cast<int64_t>(b.size()));
   EXPECT_EQ(again.tokens, alone(b2, 3));
+}
+
+TEST_F(EngineTest, TwoRequestsSharingASystemPromptShareItsBlocks) {
+  std::vector<int32_t> system;
+  while (system.size() < 48) system.push_back(static_cast<int32_t>(2000 + system.size() * 7));
+  std::vector<int32_t> a = system, b = system;
+  for (int32_t t : encode(" What is a dragon?")) a.push_back(t);
+  for (int32_t t : encode(" Name three rivers in China, please.")) b.push_back(t);
+  const int64_t n = 6;
+  Engine engine(load(), *tokenizer_, options(2));
+  Collector ra, rb;
+  engine.submit(greedy_request(a, n), ra.callbacks());
+  // Once a drew a token its prompt is in the cache, and the prompt's full blocks (the system
+  // prompt's three) are shared at once.
+  ASSERT_TRUE(ra.wait_tokens(1));
+  engine.submit(greedy_request(b, n), rb.callbacks());
+  ASSERT_TRUE(ra.wait_finished() && rb.wait_finished());
+  EXPECT_EQ(ra.tokens, alone(a, n));
+  EXPECT_EQ(rb.tokens, alone(b, n));
+  // b reused the system prompt's blocks while a was still running.
+  EXPECT_EQ(rb.finish->cached_tokens, static_cast<int64_t>(system.size()));
+  // Cached now: a's blocks, and b's past the whole blocks of the system prompt it shared.
+  const int64_t len_a = static_cast<int64_t>(a.size()) + n - 1, len_b = static_cast<int64_t>(b.size()) + n - 1;
+  const int64_t shared = static_cast<int64_t>(system.size()) / 16;
+  const EngineStats s = engine.stats();
+  std::printf("  system prompt %zu tokens: b reused %lld; %lld blocks cached = %lld (a) + %lld (b) - %lld shared\n",
+              system.size(), (long long)rb.finish->cached_tokens, (long long)s.kv_blocks_cached,
+              (long long)blocks_for(len_a), (long long)blocks_for(len_b), (long long)shared);
+  EXPECT_EQ(s.kv_blocks_cached, blocks_for(len_a) + blocks_for(len_b) - shared);
+  expect_only_cached_blocks(engine);
+}
+
+TEST_F(EngineTest, ATinyPoolEvictsTheLeastRecentlyUsedPrefixes) {
+  // 64 positions per request, a pool of 5 blocks of 16: room for one request and one more block.
+  EngineOptions o = options(1, 64);
+  o.kv_positions = 80;
+  Engine engine(load(), *tokenizer_, o);
+  ASSERT_EQ(engine.stats().kv_blocks_total, 5);
+  // No two start with the same token: a shared first token would be a (tiny) cached prefix.
+  const std::vector<std::string> texts = {"Mountains and rivers in the west, the first prompt.",
+                                          "Sea and its many islands, the second prompt.",
+                                          "Deserts, sand and camels: the third prompt."};
+  for (size_t i = 1; i < texts.size(); ++i) ASSERT_NE(encode(texts[i])[0], encode(texts[0])[0]);
+  std::vector<std::vector<int32_t>> answers;
+  for (const std::string& t : texts) {
+    Collector c;
+    engine.submit(greedy_request(encode(t), 20), c.callbacks());
+    ASSERT_TRUE(c.wait_finished());
+    EXPECT_EQ(c.tokens, alone(encode(t), 20)) << t;
+    answers.push_back(c.tokens);
+  }
+  // The last one is still cached, the first was evicted to make room.
+  Collector last, first;
+  engine.submit(greedy_request(encode(texts[2]), 4), last.callbacks());
+  ASSERT_TRUE(last.wait_finished());
+  engine.submit(greedy_request(encode(texts[0]), 4), first.callbacks());
+  ASSERT_TRUE(first.wait_finished());
+  const EngineStats s = engine.stats();
+  std::printf("  repeat of the last prompt: %lld cached tokens; of the first: %lld; %llu blocks evicted\n",
+              (long long)last.finish->cached_tokens, (long long)first.finish->cached_tokens,
+              (unsigned long long)s.prefix_cache_evictions_total);
+  EXPECT_EQ(last.finish->cached_tokens, static_cast<int64_t>(encode(texts[2]).size()) - 1);
+  EXPECT_EQ(first.finish->cached_tokens, 0);
+  EXPECT_GT(s.prefix_cache_evictions_total, 0u);
+  EXPECT_EQ(last.tokens, std::vector<int32_t>(answers[2].begin(), answers[2].begin() + 4));
+  EXPECT_EQ(first.tokens, std::vector<int32_t>(answers[0].begin(), answers[0].begin() + 4));
+  expect_only_cached_blocks(engine);
+}
+
+TEST_F(EngineTest, PreemptionUnderATinyPoolCompletesEveryRequestExactly) {
+  // Four requests of ~10 prompt + 40 answer tokens (4 blocks each at the end) share a pool of 6
+  // blocks: they cannot all grow, the newest are preempted and resume by recomputation.
+  EngineOptions o = options(4, 64, 8);
+  o.kv_positions = 96;
+  Engine engine(load(), *tokenizer_, o);
+  const std::vector<std::string> texts = {"Tell me about tea.", "How do rockets fly?", "Write a haiku on rain.",
+                                          "List some prime numbers:"};
+  const int64_t n = 40;
+  std::vector<Collector> out(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) engine.submit(greedy_request(encode(texts[i]), n), out[i].callbacks());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    ASSERT_TRUE(out[i].wait_finished()) << "request " << i << " did not finish";
+    EXPECT_EQ(out[i].finish->reason, FinishReason::Length);
+    EXPECT_EQ(out[i].tokens, alone(encode(texts[i]), n)) << "request " << i;
+    EXPECT_EQ(out[i].finish_calls, 1);
+    EXPECT_EQ(out[i].finish->completion_tokens, n);
+  }
+  const EngineStats s = engine.stats();
+  std::printf("  4 requests x %lld tokens in %lld blocks: %llu preemptions, %llu steps, mean batch %.2f\n",
+              (long long)n, (long long)s.kv_blocks_total, (unsigned long long)s.preemptions_total,
+              (unsigned long long)s.steps_total, s.mean_batch_size);
+  EXPECT_GT(s.preemptions_total, 0u) << "the pool was never short: the test proves nothing";
+  EXPECT_EQ(s.generated_tokens_total, texts.size() * n) << "a resumed request drew a token twice";
+  EXPECT_EQ(s.prompt_tokens_total, [&] {
+    uint64_t t = 0;
+    for (const auto& x : texts) t += encode(x).size();
+    return t;
+  }()) << "a resumed request's prompt was counted twice";
+  expect_only_cached_blocks(engine);
+}
+
+TEST_F(EngineTest, PreemptedSampledRequestsDrawTheSameTokensAsUnpreempted) {
+  // Seeded sampling keeps its state across a preemption: no token is drawn twice, so a tiny pool
+  // gives exactly the tokens of a pool where nothing is preempted.
+  const std::vector<std::string> texts = {"Sing of the moon.", "Once, in a valley,", "Rules of chess:"};
+  const auto run = [&](int64_t kv_positions, uint64_t& preemptions) {
+    EngineOptions o = options(3, 64, 8);
+    o.kv_positions = kv_positions;
+    Engine engine(load(), *tokenizer_, o);
+    std::vector<Collector> out(texts.size());
+    for (size_t i = 0; i < texts.size(); ++i) {
+      GenerationRequest r = greedy_request(encode(texts[i]), 40);
+      r.sampling.temperature = 0.8f;
+      r.sampling.seed = 100 + i;
+      engine.submit(r, out[i].callbacks());
+    }
+    std::vector<std::vector<int32_t>> tokens;
+    for (Collector& c : out) {
+      EXPECT_TRUE(c.wait_finished());
+      tokens.push_back(c.tokens);
+    }
+    preemptions = engine.stats().preemptions_total;
+    expect_only_cached_blocks(engine);
+    return tokens;
+  };
+  uint64_t tiny_preemptions = 0, roomy_preemptions = 0;
+  const auto tiny = run(80, tiny_preemptions);
+  const auto roomy = run(0, roomy_preemptions);
+  std::printf("  tiny pool: %llu preemptions; roomy pool: %llu\n", (unsigned long long)tiny_preemptions,
+              (unsigned long long)roomy_preemptions);
+  EXPECT_GT(tiny_preemptions, 0u);
+  EXPECT_EQ(roomy_preemptions, 0u);
+  for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(tiny[i], roomy[i]) << "request " << i;
+}
+
+TEST_F(EngineTest, CancelFreesTheRequestsBlocksAtOnce) {
+  Engine engine(load(), *tokenizer_, options(2));
+  Collector quitter, endless;
+  quitter.cancel_after = 20;  // the client goes away after 20 tokens
+  const std::vector<int32_t> prompt = encode("A story that never ends, told slowly.");
+  engine.submit(greedy_request(prompt, 100000), quitter.callbacks());
+  const RequestId id = engine.submit(greedy_request(encode("Another endless one"), 100000), endless.callbacks());
+  ASSERT_TRUE(quitter.wait_finished());
+  // on_finish ran after the blocks were released: the stats already show it.
+  EngineStats s = engine.stats();
+  const int64_t held_by_endless = s.kv_blocks_used;
+  std::printf("  quitter cancelled after %zu tokens: blocks used %lld (the other request), cached %lld\n",
+              quitter.tokens.size(), (long long)s.kv_blocks_used, (long long)s.kv_blocks_cached);
+  EXPECT_EQ(quitter.finish->reason, FinishReason::Cancelled);
+  EXPECT_LE(held_by_endless, blocks_for(s.kv_positions_used) + 1);
+  EXPECT_EQ(s.kv_blocks_cached, blocks_for(static_cast<int64_t>(prompt.size()) + 19));
+  engine.cancel(id);
+  ASSERT_TRUE(endless.wait_finished());
+  expect_only_cached_blocks(engine);
 }
 
 TEST_F(EngineTest, QueueFullIsRefused) {

@@ -157,11 +157,16 @@ TEST(KVCacheTest, StoresF32ExactlyAndF16Rounded) {
     KVCache cache(c, 3, 2, type);
     std::vector<float> k(8), v(8);
     for (int i = 0; i < 8; ++i) k[i] = 0.1f * i + 1.0f / 3, v[i] = -0.2f * i;
+    EXPECT_THROW(cache.store(1, 1, 2, k.data(), v.data()), Error) << "a position without a block";
+    Batch b;
+    for (int64_t p = 0; p < 3; ++p) b.add(1, p, 1, false);
+    cache.begin_batch(b);
     cache.store(1, 1, 2, k.data(), v.data());
     const KVSpan s = cache.span(1, 1, 1);  // kv head 1 = values 4..7
+    const int64_t at = s.row_offset(2, s.k_stride);
     for (int i = 0; i < 4; ++i) {
-      const float got = type == CacheType::F32 ? static_cast<const float*>(s.k)[2 * s.k_stride + i]
-                                               : f16_to_f32(static_cast<const uint16_t*>(s.k)[2 * s.k_stride + i]);
+      const float got = type == CacheType::F32 ? static_cast<const float*>(s.k)[at + i]
+                                               : f16_to_f32(static_cast<const uint16_t*>(s.k)[at + i]);
       const float want = type == CacheType::F32 ? k[4 + i] : f16_to_f32(f32_to_f16(k[4 + i]));
       EXPECT_EQ(got, want);
     }
