@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "server/api_error.h"
+#include "util/error.h"
 
 namespace dragon::server {
 
@@ -33,6 +34,29 @@ bool bool_field(const ojson& body, const char* key) {
 }
 
 bool present(const ojson& body, const char* key) { return body.contains(key) && !body[key].is_null(); }
+
+// response_format {"type": "json_schema", "json_schema": {"name": ..., "schema": {...}, "strict": bool}}.
+// A schema outside the subset constrained decoding enforces is a 400 naming the keyword.
+std::shared_ptr<const JsonSchema> compile_response_schema(const ojson& rf) {
+  const char* param = "response_format";
+  if (!present(rf, "json_schema") || !rf["json_schema"].is_object())
+    bad_request(param, "response_format.json_schema: expected an object with the schema");
+  const ojson& js = rf["json_schema"];
+  if (present(js, "name") && !js["name"].is_string()) bad_request(param, "response_format.json_schema.name: expected a string");
+  bool strict = false;
+  if (present(js, "strict")) {
+    if (!js["strict"].is_boolean()) bad_request(param, "response_format.json_schema.strict: expected true or false");
+    strict = js["strict"].get<bool>();
+  }
+  // No schema: any JSON object, as json_object.
+  if (!present(js, "schema")) return JsonSchema::any(/*object_only=*/true);
+  try {
+    // The schema travels as plain JSON (its key order does not matter to the compiler).
+    return JsonSchema::compile(nlohmann::json::parse(js["schema"].dump()), strict);
+  } catch (const Error& e) {
+    bad_request(param, std::string("response_format.json_schema.") + e.what());
+  }
+}
 
 GenerationFields parse_fields(const ojson& body, int64_t n_vocab, bool chat) {
   GenerationFields f;
@@ -120,9 +144,9 @@ GenerationFields parse_fields(const ojson& body, int64_t n_vocab, bool chat) {
       bad_request("response_format", "response_format: expected an object with a \"type\"");
     const std::string type = rf["type"].get<std::string>();
     if (type == "json_object")
-      f.response_format = ResponseFormat::JsonObject;
+      f.response_format = ResponseFormat::JsonObject, f.json_schema = JsonSchema::any(/*object_only=*/true);
     else if (type == "json_schema")
-      f.response_format = ResponseFormat::JsonSchema;
+      f.response_format = ResponseFormat::JsonSchema, f.json_schema = compile_response_schema(rf);
     else if (type != "text")
       bad_request("response_format", fmt::format("response_format.type: {:?} is not one of text, json_object, json_schema", type));
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runtime/engine.h"
+#include "server/json_schema.h"
 
 namespace dragon::server {
 
@@ -29,6 +30,7 @@ struct GenerationFields {
   int top_logprobs = -1;                  // -1: no logprobs
   bool ignore_eos = false;
   ResponseFormat response_format = ResponseFormat::Text;
+  std::shared_ptr<const JsonSchema> json_schema;  // what the answer must match (json_object: any object)
 };
 
 struct ChatRequest {

@@ -48,7 +48,9 @@ GenerationFields ollama_fields(const ojson& body, int64_t n_vocab) {
   }
   if (!o.contains("temperature")) o["temperature"] = 0.8;  // Ollama's default
   if (body.contains("format") && !body["format"].is_null() && body["format"] != "")
-    o["response_format"] = {{"type", body["format"].is_object() ? "json_schema" : "json_object"}};
+    o["response_format"] = body["format"].is_object()
+                               ? ojson{{"type", "json_schema"}, {"json_schema", {{"name", "format"}, {"schema", body["format"]}}}}
+                               : ojson{{"type", "json_object"}};
   GenerationFields f = parse_chat_request([&] {
                           ojson c = o;
                           c["messages"] = ojson::array({{{"role", "user"}, {"content", ""}}});

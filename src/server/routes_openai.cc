@@ -50,7 +50,7 @@ std::string finish_reason(const FinishEvent& f, int tool_calls) {
 ojson tool_call_json(const chat::ToolCall& call, int index, bool with_index) {
   ojson j = ojson::object();
   if (with_index) j["index"] = index;
-  j["id"] = random_id("call_");
+  j["id"] = call.id.empty() ? random_id("call_") : call.id;
   j["type"] = "function";
   j["function"] = {{"name", call.name}, {"arguments", call.arguments}};
   return j;
@@ -58,8 +58,8 @@ ojson tool_call_json(const chat::ToolCall& call, int index, bool with_index) {
 
 // What all the choices of one request share while it runs.
 struct ChatChoice {
-  explicit ChatChoice(bool reasoning, bool starts_in_reasoning, chat::ToolCallFormat tools)
-      : output(reasoning, starts_in_reasoning, tools) {}
+  ChatChoice(bool reasoning, bool starts_in_reasoning, chat::ToolCallFormat format, const ojson& tools)
+      : output(reasoning, starts_in_reasoning, format, nlohmann::json::parse(tools.dump())) {}
   ChoiceOutput output;
   std::string reasoning, content;
   std::vector<chat::ToolCall> calls;
@@ -99,7 +99,7 @@ void chat_completions(ServerContext& ctx, const httplib::Request& req, httplib::
   const bool want_logprobs = cr.fields.top_logprobs >= 0;
 
   auto choices = std::make_shared<std::vector<ChatChoice>>();
-  for (int i = 0; i < cr.fields.n; ++i) choices->emplace_back(reasoning, starts_in_reasoning, tool_format);
+  for (int i = 0; i < cr.fields.n; ++i) choices->emplace_back(reasoning, starts_in_reasoning, tool_format, cr.tools);
   auto session = GenerationSession::start(ctx.backend, std::move(requests), &ctx.metrics);
   const std::string id = random_id("chatcmpl-");
   const int64_t created = unix_time();
