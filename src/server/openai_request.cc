@@ -232,7 +232,14 @@ ChatRequest parse_chat_request(const ojson& body, int64_t n_vocab) {
       if (choice != "none" && choice != "auto" && choice != "required")
         bad_request("tool_choice", fmt::format("tool_choice: {:?} is not one of none, auto, required", choice));
       tools_off = choice == "none";
-    } else if (!tc.is_object()) {
+      r.tool_required = choice == "required";
+    } else if (tc.is_object()) {
+      if (!tc.contains("function") || !tc["function"].is_object() || !tc["function"].contains("name") ||
+          !tc["function"]["name"].is_string())
+        bad_request("tool_choice", "tool_choice: expected {\"type\": \"function\", \"function\": {\"name\": ...}}");
+      r.tool_required = true;
+      r.tool_name = tc["function"]["name"].get<std::string>();
+    } else {
       bad_request("tool_choice", "tool_choice: expected a string or an object");
     }
   }
@@ -244,6 +251,14 @@ ChatRequest parse_chat_request(const ojson& body, int64_t n_vocab) {
           !tools[i]["function"].contains("name"))
         bad_request("tools", fmt::format("tools[{}]: expected {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}", i));
     if (!tools.empty() && !tools_off) r.tools = tools;
+  }
+  if (r.tool_required) {
+    if (r.tools.is_null()) bad_request("tool_choice", "tool_choice: a tool call is required but no tools were given");
+    bool known = r.tool_name.empty();
+    for (const auto& t : r.tools) known |= t["function"]["name"] == r.tool_name;
+    if (!known) bad_request("tool_choice", fmt::format("tool_choice: the function {:?} is not among the tools", r.tool_name));
+    if (r.fields.response_format != ResponseFormat::Text)
+      bad_request("tool_choice", "tool_choice: a required tool call cannot be combined with response_format");
   }
   if (present(body, "chat_template_kwargs")) {
     if (!body["chat_template_kwargs"].is_object()) bad_request("chat_template_kwargs", "chat_template_kwargs: expected an object");

@@ -37,6 +37,8 @@ struct ChatRequest {
   GenerationFields fields;
   nlohmann::ordered_json messages;         // as the chat template expects them
   nlohmann::ordered_json tools;            // null when none (or tool_choice "none")
+  bool tool_required = false;              // tool_choice "required" or a named function
+  std::string tool_name;                   // tool_choice {"type": "function", "function": {"name": ...}}
   nlohmann::ordered_json template_kwargs = nlohmann::ordered_json::object();  // chat_template_kwargs
 };
 

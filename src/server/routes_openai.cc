@@ -11,6 +11,7 @@
 #include "server/route_support.h"
 #include "server/routes.h"
 #include "server/sse.h"
+#include "server/tool_choice.h"
 
 namespace dragon::server {
 
@@ -91,6 +92,8 @@ void chat_completions(ServerContext& ctx, const httplib::Request& req, httplib::
   const std::vector<int32_t> prompt = ctx.model.tokenize(prompt_text);
   std::vector<GenerationRequest> requests = make_requests(ctx, prompt, cr.fields);
   const int64_t n_prompt = int64_t(prompt.size());
+  if (cr.tool_required)
+    for (auto& r : requests) r.constraint = forced_tool_call_constraint(ctx.model, cr.tools, cr.tool_name, r.max_tokens);
 
   // Thinking templates write <think>...</think>; some open it in the prompt already.
   const bool reasoning = ctx.model.chat_template.source.find("</think>") != std::string::npos;

@@ -1,7 +1,9 @@
 // Conformance of `dragon serve` with the official npm `openai` client. Usage:
 //   node tests/server/openai_conformance.mjs BASE_URL API_KEY EXPECTED_GREEDY_TEXT
 // Checks chat (non-stream, stream with usage), greedy output equal to `dragon run`, completions,
-// models, logprobs, JSON mode, and the errors (401, 400 over-context, 400 malformed JSON).
+// models, logprobs, JSON mode, json_schema (answers of the random model parse and validate, for
+// several seeds and temperatures), tool_choice required / named, and the errors (401, 400
+// over-context, 400 malformed JSON, 400 unsupported schema keyword).
 // Prints one line per check with its figures; exits 1 on the first failure.
 import OpenAI from "openai";
 
@@ -91,7 +93,10 @@ const validate = (v, s, path = "$") => {
   }
   if (s.type === "object") {
     for (const r of s.required ?? []) if (!(r in v)) throw new Error(`${path}: missing ${r}`);
-    for (const [k, x] of Object.entries(v)) { if (!(k in s.properties)) throw new Error(`${path}: extra ${k}`); validate(x, s.properties[k], `${path}.${k}`); }
+    for (const [k, x] of Object.entries(v)) {
+      if (!(k in s.properties)) { if (s.additionalProperties === false) throw new Error(`${path}: extra ${k}`); continue; }
+      validate(x, s.properties[k], `${path}.${k}`);
+    }
   }
 };
 const response_format = { type: "json_schema", json_schema: { name: "person", schema, strict: true } };
@@ -119,6 +124,36 @@ check(schemaFinish === "stop", `json_schema stream finish ${schemaFinish}`);
 const cut = await client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "JSON" }], response_format, max_tokens: 5, seed: 1 });
 check(cut.choices[0].finish_reason === "length", `json_schema cut by max_tokens: finish ${cut.choices[0].finish_reason}`);
 console.log(`  json_schema stream valid (${streamedJson.length} bytes); max_tokens 5 gives finish "length": ${JSON.stringify(cut.choices[0].message.content)}`);
+
+// 4c. tool_choice "required" and a named function: the random model must call an allowed tool
+// with arguments of the tool's schema (constrained in Qwen's <tool_call> format).
+const tools = [
+  { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string", maxLength: 10 },
+      unit: { enum: ["c", "f"] } }, required: ["city", "unit"], additionalProperties: false } } },
+  { type: "function", function: { name: "get_time", parameters: { type: "object", properties: { zone: { type: "integer" } }, required: ["zone"] } } },
+];
+for (const [tool_choice, stream] of [["required", false], [{ type: "function", function: { name: "get_time" } }, true]]) {
+  const req = { model: "tiny", messages: [{ role: "user", content: "weather?" }], tools, tool_choice, max_tokens: 120, temperature: 1, seed: 5 };
+  let calls = [], finish = null;
+  if (stream) {
+    for await (const chunk of await client.chat.completions.create({ ...req, stream: true })) {
+      const c = chunk.choices[0];
+      if (!c) continue;
+      for (const t of c.delta.tool_calls ?? []) calls.push(t);
+      if (c.finish_reason) finish = c.finish_reason;
+    }
+  } else {
+    const r = await client.chat.completions.create(req);
+    calls = r.choices[0].message.tool_calls ?? [];
+    finish = r.choices[0].finish_reason;
+  }
+  check(calls.length === 1 && finish === "tool_calls", `tool_choice ${JSON.stringify(tool_choice)}: ${calls.length} calls, finish ${finish}`);
+  const fn = calls[0].function, args = JSON.parse(fn.arguments);
+  const tool = tools.find((t) => t.function.name === fn.name);
+  check(tool && (typeof tool_choice === "string" || fn.name === tool_choice.function.name), `called ${fn.name}`);
+  try { validate(args, tool.function.parameters); } catch (e) { fail(`tool arguments ${fn.arguments}: ${e.message}`); }
+  console.log(`  tool_choice ${typeof tool_choice === "string" ? tool_choice : fn.name}${stream ? " (stream)" : ""}: ${fn.name}(${fn.arguments.slice(0, 60)})`);
+}
 
 // 5. completions and models.
 const comp = await client.completions.create({ model: "tiny", prompt: "Once upon a time", max_tokens: 5, temperature: 0 });
