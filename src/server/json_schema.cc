@@ -79,9 +79,23 @@ class SchemaCompiler {
       for (auto& p : n.properties) p.entry_len = add_len(1 + int64_t(p.key.size()) + 3, nodes[size_t(p.node)].min_len);
     if (nodes[size_t(out_.root_)].min_len >= kInfinite)
       fail("{}: no finite JSON value matches the schema (a required property refers back to itself)", path);
+    // anyOf / $ref edges write nothing: a cycle of them would send the matcher round forever.
+    std::vector<uint8_t> mark(nodes.size(), 0);  // 0 new, 1 on the path, 2 done
+    for (size_t i = 0; i < nodes.size(); ++i)
+      if (epsilon_cycle(int32_t(i), mark)) fail("{}: a $ref or anyOf refers back to itself before any value is written", path);
   }
 
  private:
+  bool epsilon_cycle(int32_t i, std::vector<uint8_t>& mark) const {
+    if (mark[size_t(i)] == 1) return true;
+    if (mark[size_t(i)] == 2) return false;
+    mark[size_t(i)] = 1;
+    for (int32_t a : out_.nodes_[size_t(i)].alternatives)
+      if (epsilon_cycle(a, mark)) return true;
+    mark[size_t(i)] = 2;
+    return false;
+  }
+
   int64_t shortest(const SchemaNode& n) const {
     const auto& nodes = out_.nodes_;
     const auto len = [&](int32_t i) { return nodes[size_t(i)].min_len; };

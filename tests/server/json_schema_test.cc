@@ -247,6 +247,9 @@ TEST(JsonSchemaCompiler, RefusesWhatItCannotEnforce) {
   EXPECT_NE(error_of(R"({"type": "integer", "minLength": 1})").find("needs type \"string\""), std::string::npos);
   EXPECT_NE(error_of(R"({"$defs": {"n": {"type": "object", "properties": {"n": {"$ref": "#/$defs/n"}}, "required": ["n"]}}, "$ref": "#/$defs/n"})")
                 .find("no finite"), std::string::npos);
+  EXPECT_NE(error_of(R"({"anyOf": [{"type": "string"}, {"$ref": "#"}]})").find("refers back to itself"), std::string::npos);
+  EXPECT_NE(error_of(R"({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"})").find("itself"),
+            std::string::npos);
   // strict: OpenAI's rules.
   EXPECT_NE(error_of(R"({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]})", true).find("additionalProperties"),
             std::string::npos);
