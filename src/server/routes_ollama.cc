@@ -84,6 +84,8 @@ void run_generation(ServerContext& ctx, httplib::Response& res, const std::strin
   GenerationFields f = fields;
   f.n = 1;
   std::vector<GenerationRequest> requests = make_requests(ctx, prompt, f);
+  // A format-constrained answer is JSON from its first token: no thinking to split out.
+  if (f.response_format != ResponseFormat::Text) split_thinking = false;
   const bool starts_in_reasoning = split_thinking && chat::prompt_opens_reasoning(prompt_text);
   auto output = std::make_shared<ChoiceOutput>(split_thinking, starts_in_reasoning, chat::ToolCallFormat::None);
   auto session = GenerationSession::start(ctx.backend, std::move(requests), &ctx.metrics);
