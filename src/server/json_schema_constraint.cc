@@ -8,8 +8,10 @@ namespace dragon {
 
 namespace {
 
-// Cached (token, completion) pairs over all states before the cache starts afresh (~16 MB).
+// Cached (token, completion) pairs over all states before the cache starts afresh (~8 MB).
 constexpr size_t kMaxCachedEntries = size_t{1} << 20;
+
+int32_t capped(int64_t n) { return int32_t(std::min<int64_t>(n, std::numeric_limits<int32_t>::max())); }
 
 }  // namespace
 
@@ -89,13 +91,13 @@ const JsonSchemaConstraint::Allowed& JsonSchemaConstraint::allowed() {
       continue;
     if (skip_plain && table_->plain[size_t(id)]) {
       a->tokens.push_back(id);
-      a->completion.push_back(here);
+      a->completion.push_back(capped(here));
       continue;
     }
     reset_probe();
     if (!advance(probe_, bytes)) continue;
     a->tokens.push_back(id);
-    a->completion.push_back(completion(probe_));
+    a->completion.push_back(capped(completion(probe_)));
   }
   if (cache_entries_total_ + a->tokens.size() > kMaxCachedEntries) {
     cache_.clear();

@@ -51,7 +51,7 @@ class JsonSchemaConstraint : public TokenConstraint {
   // The tokens valid in one state, each with the shortest completion after it.
   struct Allowed {
     std::vector<int32_t> tokens;
-    std::vector<int64_t> completion;
+    std::vector<int32_t> completion;  // capped at INT32_MAX (only compared with a token budget)
   };
   bool advance(State& s, std::string_view bytes) const;
   int64_t completion(const State& s) const;
