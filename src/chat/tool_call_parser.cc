@@ -1,5 +1,7 @@
 #include "chat/tool_call_parser.h"
 
+#include "chat/tool_call_blocks.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -92,6 +94,11 @@ bool parse_deepseek_call(std::string_view call_text, std::vector<ToolCall>& call
 
 ToolCallFormat tool_call_format_of_template(std::string_view source) {
   if (source.find("tool▁calls▁begin") != std::string_view::npos) return ToolCallFormat::DeepSeekV3;
+  if (source.find("<|tool_calls_section_begin|>") != std::string_view::npos) return ToolCallFormat::KimiK2;
+  if (source.find("<minimax:tool_call>") != std::string_view::npos || source.find("minimax:tool_call") != std::string_view::npos)
+    return ToolCallFormat::MiniMaxM2;
+  // GLM's template also says <tool_call>: its <arg_key> tells it from Hermes.
+  if (source.find("<arg_key>") != std::string_view::npos) return ToolCallFormat::Glm45;
   if (source.find(kHermesOpen) != std::string_view::npos) return ToolCallFormat::Hermes;
   return ToolCallFormat::None;
 }
@@ -100,23 +107,33 @@ const char* tool_call_format_name(ToolCallFormat format) {
   switch (format) {
     case ToolCallFormat::Hermes: return "hermes";
     case ToolCallFormat::DeepSeekV3: return "deepseek-v3";
+    case ToolCallFormat::KimiK2: return "kimi-k2";
+    case ToolCallFormat::Glm45: return "glm-4.5";
+    case ToolCallFormat::MiniMaxM2: return "minimax-m2";
     case ToolCallFormat::None: break;
   }
   return "none";
 }
 
-ToolCallParser::ToolCallParser(ToolCallFormat format) : format_(format) {
-  if (format == ToolCallFormat::Hermes) {
-    open_ = kHermesOpen;
-    close_ = kHermesClose;
-  } else if (format == ToolCallFormat::DeepSeekV3) {
-    open_ = kDsCallsBegin;
-    close_ = kDsCallsEnd;
+bool tool_call_markers_are_special(ToolCallFormat format) {
+  return format != ToolCallFormat::None && format != ToolCallFormat::Hermes;
+}
+
+ToolCallParser::ToolCallParser(ToolCallFormat format, nlohmann::json tools) : format_(format), tools_(std::move(tools)) {
+  switch (format) {
+    case ToolCallFormat::Hermes: case ToolCallFormat::Glm45: open_ = kHermesOpen; close_ = kHermesClose; break;
+    case ToolCallFormat::DeepSeekV3: open_ = kDsCallsBegin; close_ = kDsCallsEnd; break;
+    case ToolCallFormat::KimiK2: open_ = "<|tool_calls_section_begin|>"; close_ = "<|tool_calls_section_end|>"; break;
+    case ToolCallFormat::MiniMaxM2: open_ = "<minimax:tool_call>"; close_ = "</minimax:tool_call>"; break;
+    case ToolCallFormat::None: break;
   }
 }
 
 bool ToolCallParser::parse_block(std::string_view body, std::vector<ToolCall>& calls) const {
   if (format_ == ToolCallFormat::Hermes) return parse_hermes_call(body, calls);
+  if (format_ == ToolCallFormat::KimiK2) return parse_kimi_block(body, calls);
+  if (format_ == ToolCallFormat::Glm45) return parse_glm_call(body, tools_, calls);
+  if (format_ == ToolCallFormat::MiniMaxM2) return parse_minimax_block(body, tools_, calls);
   // DeepSeek: a block holds one or more calls.
   std::vector<ToolCall> found;
   size_t at = 0;

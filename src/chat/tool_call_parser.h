@@ -3,6 +3,7 @@
 //   Hermes / Qwen2.5 / Qwen3 / QwQ:  <tool_call>\n{"name": "f", "arguments": {...}}\n</tool_call>
 //   DeepSeek-V3 / R1:   <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{...}\n```<｜tool▁call▁end｜>...<｜tool▁calls▁end｜>
 //   DeepSeek-V3.1+:     <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>f<｜tool▁sep｜>{...}<｜tool▁call▁end｜>...<｜tool▁calls▁end｜>
+//   Kimi-K2, GLM-4.5/4.6/4.7, MiniMax-M2: see tool_call_blocks.h.
 // The format comes from the chat template (the markers it teaches the model).
 //
 // Streaming-safe: push() returns the text that is certainly content and each call as soon as it
@@ -10,21 +11,26 @@
 // parse (bad JSON, no name) is returned as content rather than dropped.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace dragon::chat {
 
-enum class ToolCallFormat { None, Hermes, DeepSeekV3 };
+enum class ToolCallFormat { None, Hermes, DeepSeekV3, KimiK2, Glm45, MiniMaxM2 };
 
 // The format a chat template teaches, or None.
 ToolCallFormat tool_call_format_of_template(std::string_view template_source);
 const char* tool_call_format_name(ToolCallFormat format);
+// True when the format's markers are special tokens, which the detokenizer must then keep.
+bool tool_call_markers_are_special(ToolCallFormat format);
 
 struct ToolCall {
   std::string name;
   std::string arguments;  // a JSON object, as text (OpenAI's `function.arguments`)
+  std::string id;         // the model's own id for the call (Kimi: functions.NAME:IDX), or empty
 };
 
 struct ToolCallDelta {
@@ -34,7 +40,8 @@ struct ToolCallDelta {
 
 class ToolCallParser {
  public:
-  explicit ToolCallParser(ToolCallFormat format);
+  // `tools` (the request's, OpenAI shape) gives GLM's and MiniMax's bare-text arguments their types.
+  explicit ToolCallParser(ToolCallFormat format, nlohmann::json tools = nullptr);
 
   ToolCallDelta push(std::string_view text);
   ToolCallDelta finish();  // an unterminated block is parsed if it can be, else returned as text
@@ -44,6 +51,7 @@ class ToolCallParser {
   bool parse_block(std::string_view body, std::vector<ToolCall>& calls) const;
 
   ToolCallFormat format_;
+  nlohmann::json tools_;
   std::string open_, close_;  // the markers around one block
   std::string pending_;
   bool in_block_ = false;

@@ -2,8 +2,8 @@
 
 namespace dragon::server {
 
-ChoiceOutput::ChoiceOutput(bool parse_reasoning, bool starts_in_reasoning, chat::ToolCallFormat tool_format)
-    : parse_reasoning_(parse_reasoning), reasoning_(starts_in_reasoning), tools_(tool_format) {}
+ChoiceOutput::ChoiceOutput(bool parse_reasoning, bool starts_in_reasoning, chat::ToolCallFormat tool_format, nlohmann::json tools)
+    : parse_reasoning_(parse_reasoning), reasoning_(starts_in_reasoning), tools_(tool_format, std::move(tools)) {}
 
 void ChoiceOutput::add_content(OutputDelta& out, const std::string& text) {
   chat::ToolCallDelta d = tools_.push(text);

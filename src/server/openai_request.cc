@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "server/api_error.h"
+#include "util/error.h"
 
 namespace dragon::server {
 
@@ -33,6 +34,29 @@ bool bool_field(const ojson& body, const char* key) {
 }
 
 bool present(const ojson& body, const char* key) { return body.contains(key) && !body[key].is_null(); }
+
+// response_format {"type": "json_schema", "json_schema": {"name": ..., "schema": {...}, "strict": bool}}.
+// A schema outside the subset constrained decoding enforces is a 400 naming the keyword.
+std::shared_ptr<const JsonSchema> compile_response_schema(const ojson& rf) {
+  const char* param = "response_format";
+  if (!present(rf, "json_schema") || !rf["json_schema"].is_object())
+    bad_request(param, "response_format.json_schema: expected an object with the schema");
+  const ojson& js = rf["json_schema"];
+  if (present(js, "name") && !js["name"].is_string()) bad_request(param, "response_format.json_schema.name: expected a string");
+  bool strict = false;
+  if (present(js, "strict")) {
+    if (!js["strict"].is_boolean()) bad_request(param, "response_format.json_schema.strict: expected true or false");
+    strict = js["strict"].get<bool>();
+  }
+  // No schema: any JSON object, as json_object.
+  if (!present(js, "schema")) return JsonSchema::any(/*object_only=*/true);
+  try {
+    // The schema travels as plain JSON (its key order does not matter to the compiler).
+    return JsonSchema::compile(nlohmann::json::parse(js["schema"].dump()), strict);
+  } catch (const Error& e) {
+    bad_request(param, std::string("response_format.json_schema.") + e.what());
+  }
+}
 
 GenerationFields parse_fields(const ojson& body, int64_t n_vocab, bool chat) {
   GenerationFields f;
@@ -120,9 +144,9 @@ GenerationFields parse_fields(const ojson& body, int64_t n_vocab, bool chat) {
       bad_request("response_format", "response_format: expected an object with a \"type\"");
     const std::string type = rf["type"].get<std::string>();
     if (type == "json_object")
-      f.response_format = ResponseFormat::JsonObject;
+      f.response_format = ResponseFormat::JsonObject, f.json_schema = JsonSchema::any(/*object_only=*/true);
     else if (type == "json_schema")
-      f.response_format = ResponseFormat::JsonSchema;
+      f.response_format = ResponseFormat::JsonSchema, f.json_schema = compile_response_schema(rf);
     else if (type != "text")
       bad_request("response_format", fmt::format("response_format.type: {:?} is not one of text, json_object, json_schema", type));
   }
@@ -208,7 +232,14 @@ ChatRequest parse_chat_request(const ojson& body, int64_t n_vocab) {
       if (choice != "none" && choice != "auto" && choice != "required")
         bad_request("tool_choice", fmt::format("tool_choice: {:?} is not one of none, auto, required", choice));
       tools_off = choice == "none";
-    } else if (!tc.is_object()) {
+      r.tool_required = choice == "required";
+    } else if (tc.is_object()) {
+      if (!tc.contains("function") || !tc["function"].is_object() || !tc["function"].contains("name") ||
+          !tc["function"]["name"].is_string())
+        bad_request("tool_choice", "tool_choice: expected {\"type\": \"function\", \"function\": {\"name\": ...}}");
+      r.tool_required = true;
+      r.tool_name = tc["function"]["name"].get<std::string>();
+    } else {
       bad_request("tool_choice", "tool_choice: expected a string or an object");
     }
   }
@@ -220,6 +251,14 @@ ChatRequest parse_chat_request(const ojson& body, int64_t n_vocab) {
           !tools[i]["function"].contains("name"))
         bad_request("tools", fmt::format("tools[{}]: expected {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}", i));
     if (!tools.empty() && !tools_off) r.tools = tools;
+  }
+  if (r.tool_required) {
+    if (r.tools.is_null()) bad_request("tool_choice", "tool_choice: a tool call is required but no tools were given");
+    bool known = r.tool_name.empty();
+    for (const auto& t : r.tools) known |= t["function"]["name"] == r.tool_name;
+    if (!known) bad_request("tool_choice", fmt::format("tool_choice: the function {:?} is not among the tools", r.tool_name));
+    if (r.fields.response_format != ResponseFormat::Text)
+      bad_request("tool_choice", "tool_choice: a required tool call cannot be combined with response_format");
   }
   if (present(body, "chat_template_kwargs")) {
     if (!body["chat_template_kwargs"].is_object()) bad_request("chat_template_kwargs", "chat_template_kwargs: expected an object");

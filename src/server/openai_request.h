@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runtime/engine.h"
+#include "server/json_schema.h"
 
 namespace dragon::server {
 
@@ -29,12 +30,15 @@ struct GenerationFields {
   int top_logprobs = -1;                  // -1: no logprobs
   bool ignore_eos = false;
   ResponseFormat response_format = ResponseFormat::Text;
+  std::shared_ptr<const JsonSchema> json_schema;  // what the answer must match (json_object: any object)
 };
 
 struct ChatRequest {
   GenerationFields fields;
   nlohmann::ordered_json messages;         // as the chat template expects them
   nlohmann::ordered_json tools;            // null when none (or tool_choice "none")
+  bool tool_required = false;              // tool_choice "required" or a named function
+  std::string tool_name;                   // tool_choice {"type": "function", "function": {"name": ...}}
   nlohmann::ordered_json template_kwargs = nlohmann::ordered_json::object();  // chat_template_kwargs
 };
 

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "server/api_error.h"
+#include "server/json_schema_constraint.h"
 #include "server/sse.h"
 #include "util/error.h"
 
@@ -83,11 +84,11 @@ std::vector<GenerationRequest> make_requests(const ServerContext& ctx, const std
     r.stop_tokens = ctx.model.stop_tokens;
     r.ignore_eos = f.ignore_eos;
     r.top_logprobs = f.top_logprobs;
-    // The tool-call and reasoning parsers need the marker tokens' text (DeepSeek's tool-call
-    // markers are special tokens).
-    r.skip_special_tokens = ctx.model.tool_format != chat::ToolCallFormat::DeepSeekV3;
+    // The tool-call and reasoning parsers need the marker tokens' text (DeepSeek's and Kimi's
+    // tool-call markers are special tokens, GLM's and MiniMax's may be).
+    r.skip_special_tokens = !chat::tool_call_markers_are_special(ctx.model.tool_format);
     if (f.response_format != ResponseFormat::Text)
-      r.constraint = std::make_shared<JsonObjectConstraint>(ctx.model.token_table(), ctx.model.stop_tokens, r.max_tokens);
+      r.constraint = std::make_shared<JsonSchemaConstraint>(f.json_schema, ctx.model.token_table(), ctx.model.stop_tokens, r.max_tokens);
     out.push_back(std::move(r));
   }
   return out;

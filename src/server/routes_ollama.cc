@@ -48,7 +48,9 @@ GenerationFields ollama_fields(const ojson& body, int64_t n_vocab) {
   }
   if (!o.contains("temperature")) o["temperature"] = 0.8;  // Ollama's default
   if (body.contains("format") && !body["format"].is_null() && body["format"] != "")
-    o["response_format"] = {{"type", body["format"].is_object() ? "json_schema" : "json_object"}};
+    o["response_format"] = body["format"].is_object()
+                               ? ojson{{"type", "json_schema"}, {"json_schema", {{"name", "format"}, {"schema", body["format"]}}}}
+                               : ojson{{"type", "json_object"}};
   GenerationFields f = parse_chat_request([&] {
                           ojson c = o;
                           c["messages"] = ojson::array({{{"role", "user"}, {"content", ""}}});
@@ -82,6 +84,8 @@ void run_generation(ServerContext& ctx, httplib::Response& res, const std::strin
   GenerationFields f = fields;
   f.n = 1;
   std::vector<GenerationRequest> requests = make_requests(ctx, prompt, f);
+  // A format-constrained answer is JSON from its first token: no thinking to split out.
+  if (f.response_format != ResponseFormat::Text) split_thinking = false;
   const bool starts_in_reasoning = split_thinking && chat::prompt_opens_reasoning(prompt_text);
   auto output = std::make_shared<ChoiceOutput>(split_thinking, starts_in_reasoning, chat::ToolCallFormat::None);
   auto session = GenerationSession::start(ctx.backend, std::move(requests), &ctx.metrics);

@@ -11,6 +11,7 @@
 #include "server/route_support.h"
 #include "server/routes.h"
 #include "server/sse.h"
+#include "server/tool_choice.h"
 
 namespace dragon::server {
 
@@ -50,7 +51,7 @@ std::string finish_reason(const FinishEvent& f, int tool_calls) {
 ojson tool_call_json(const chat::ToolCall& call, int index, bool with_index) {
   ojson j = ojson::object();
   if (with_index) j["index"] = index;
-  j["id"] = random_id("call_");
+  j["id"] = call.id.empty() ? random_id("call_") : call.id;
   j["type"] = "function";
   j["function"] = {{"name", call.name}, {"arguments", call.arguments}};
   return j;
@@ -58,8 +59,8 @@ ojson tool_call_json(const chat::ToolCall& call, int index, bool with_index) {
 
 // What all the choices of one request share while it runs.
 struct ChatChoice {
-  explicit ChatChoice(bool reasoning, bool starts_in_reasoning, chat::ToolCallFormat tools)
-      : output(reasoning, starts_in_reasoning, tools) {}
+  ChatChoice(bool reasoning, bool starts_in_reasoning, chat::ToolCallFormat format, const ojson& tools)
+      : output(reasoning, starts_in_reasoning, format, nlohmann::json::parse(tools.dump())) {}
   ChoiceOutput output;
   std::string reasoning, content;
   std::vector<chat::ToolCall> calls;
@@ -91,15 +92,21 @@ void chat_completions(ServerContext& ctx, const httplib::Request& req, httplib::
   const std::vector<int32_t> prompt = ctx.model.tokenize(prompt_text);
   std::vector<GenerationRequest> requests = make_requests(ctx, prompt, cr.fields);
   const int64_t n_prompt = int64_t(prompt.size());
+  if (cr.tool_required)
+    for (auto& r : requests) r.constraint = forced_tool_call_constraint(ctx.model, cr.tools, cr.tool_name, r.max_tokens);
 
   // Thinking templates write <think>...</think>; some open it in the prompt already.
   const bool reasoning = ctx.model.chat_template.source.find("</think>") != std::string::npos;
-  const bool starts_in_reasoning = reasoning && chat::prompt_opens_reasoning(prompt_text);
+  // A constrained answer (JSON, a forced call) is written from its first token: no reasoning in
+  // it, even when the template opened <think> (and a "<think>" inside a JSON string is text).
+  const bool constrained = !requests.empty() && requests[0].constraint != nullptr;
+  const bool parse_reasoning = reasoning && !constrained;
+  const bool starts_in_reasoning = parse_reasoning && chat::prompt_opens_reasoning(prompt_text);
   const chat::ToolCallFormat tool_format = cr.tools.is_null() ? chat::ToolCallFormat::None : ctx.model.tool_format;
   const bool want_logprobs = cr.fields.top_logprobs >= 0;
 
   auto choices = std::make_shared<std::vector<ChatChoice>>();
-  for (int i = 0; i < cr.fields.n; ++i) choices->emplace_back(reasoning, starts_in_reasoning, tool_format);
+  for (int i = 0; i < cr.fields.n; ++i) choices->emplace_back(parse_reasoning, starts_in_reasoning, tool_format, cr.tools);
   auto session = GenerationSession::start(ctx.backend, std::move(requests), &ctx.metrics);
   const std::string id = random_id("chatcmpl-");
   const int64_t created = unix_time();

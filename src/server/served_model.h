@@ -16,7 +16,7 @@
 #include "chat/chat_template.h"
 #include "chat/model_template.h"
 #include "chat/tool_call_parser.h"
-#include "server/json_constraint.h"
+#include "server/token_table.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dragon::server {

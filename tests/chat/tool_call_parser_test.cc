@@ -3,6 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -95,6 +98,103 @@ TEST(ToolCallParser, DeepSeekV31PlainArguments) {
   EXPECT_EQ(d.calls[0].name, "search");
   EXPECT_EQ(args(d.calls[0])["q"], "dragon");
   EXPECT_EQ(d.content, "");
+}
+
+TEST(ToolCallParser, FormatFromRealTemplates) {
+  const auto dir = std::filesystem::path(DRAGON_SOURCE_DIR) / "build" / "llama.cpp" / "models" / "templates";
+  const auto read = [&](const char* name) {
+    std::ifstream in(dir / name);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  if (!std::filesystem::exists(dir / "Kimi-K2-Instruct.jinja")) GTEST_SKIP() << "no " << dir;
+  EXPECT_EQ(tool_call_format_of_template(read("Kimi-K2-Instruct.jinja")), ToolCallFormat::KimiK2);
+  EXPECT_EQ(tool_call_format_of_template(read("Kimi-K2-Thinking.jinja")), ToolCallFormat::KimiK2);
+  EXPECT_EQ(tool_call_format_of_template(read("GLM-4.6.jinja")), ToolCallFormat::Glm45);
+  EXPECT_EQ(tool_call_format_of_template(read("GLM-4.7-Flash.jinja")), ToolCallFormat::Glm45);
+  EXPECT_EQ(tool_call_format_of_template(read("MiniMax-M2.jinja")), ToolCallFormat::MiniMaxM2);
+  EXPECT_EQ(tool_call_format_of_template(read("Qwen-Qwen3-0.6B.jinja")), ToolCallFormat::Hermes);
+}
+
+TEST(ToolCallParser, KimiK2Section) {
+  const std::string text =
+      "I'll look.<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>"
+      "{\"city\": \"北京\"}<|tool_call_end|><|tool_call_begin|>functions.get_time:1<|tool_call_argument_begin|>{}"
+      "<|tool_call_end|><|tool_calls_section_end|>";
+  const ToolCallDelta d = parse_every_way(ToolCallFormat::KimiK2, text);
+  ASSERT_EQ(d.calls.size(), 2u);
+  EXPECT_EQ(d.calls[0].name, "get_weather");
+  EXPECT_EQ(d.calls[0].id, "functions.get_weather:0");
+  EXPECT_EQ(args(d.calls[0])["city"], "北京");
+  EXPECT_EQ(d.calls[1].name, "get_time");
+  EXPECT_EQ(d.calls[1].id, "functions.get_time:1");
+  EXPECT_EQ(d.content, "I'll look.");
+}
+
+const nlohmann::json kWeatherTools = nlohmann::json::parse(R"([{"type": "function", "function": {"name": "get_weather",
+  "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"},
+  "zip": {"type": "string"}, "opts": {"type": "object"}}}}}])");
+
+TEST(ToolCallParser, Glm45ArgKeyValuePairsTypedBySchema) {
+  ToolCallParser p(ToolCallFormat::Glm45, kWeatherTools);
+  const std::string text =
+      "Checking.\n<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>北京</arg_value>\n<arg_key>days</arg_key>\n"
+      "<arg_value>3</arg_value>\n<arg_key>zip</arg_key>\n<arg_value>100000</arg_value>\n<arg_key>opts</arg_key>\n"
+      "<arg_value>{\"metric\": true}</arg_value>\n</tool_call><tool_call>get_time\n</tool_call>";
+  const ToolCallDelta d = parse_every_way(ToolCallFormat::Glm45, text);
+  ASSERT_EQ(d.calls.size(), 2u);
+  EXPECT_EQ(d.content, "Checking.\n");
+  // Typed by the tools given to the parser.
+  ToolCallDelta typed = p.push(text);
+  ToolCallDelta tail = p.finish();
+  typed.calls.insert(typed.calls.end(), tail.calls.begin(), tail.calls.end());
+  ASSERT_EQ(typed.calls.size(), 2u);
+  const auto a = args(typed.calls[0]);
+  EXPECT_EQ(typed.calls[0].name, "get_weather");
+  EXPECT_EQ(a["city"], "北京");
+  EXPECT_EQ(a["days"], 3);
+  EXPECT_EQ(a["zip"], "100000");  // a string parameter stays a string
+  EXPECT_EQ(a["opts"]["metric"], true);
+  EXPECT_EQ(typed.calls[1].name, "get_time");
+  EXPECT_EQ(args(typed.calls[1]), nlohmann::json::object());
+}
+
+TEST(ToolCallParser, Glm47NoNewlineAfterName) {
+  const ToolCallDelta d =
+      parse_every_way(ToolCallFormat::Glm45, "<tool_call>search<arg_key>q</arg_key><arg_value>dragon boat</arg_value></tool_call>");
+  ASSERT_EQ(d.calls.size(), 1u);
+  EXPECT_EQ(d.calls[0].name, "search");
+  EXPECT_EQ(args(d.calls[0])["q"], "dragon boat");
+}
+
+TEST(ToolCallParser, MiniMaxM2Invokes) {
+  const std::string text =
+      "<think>x</think>Sure.\n<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">上海</parameter>\n"
+      "<parameter name=\"days\">2</parameter>\n<parameter name=\"zip\">\n200000\n</parameter>\n</invoke>\n"
+      "<invoke name=\"get_time\">\n</invoke>\n</minimax:tool_call>";
+  const ToolCallDelta d = parse_every_way(ToolCallFormat::MiniMaxM2, text);
+  ASSERT_EQ(d.calls.size(), 2u);
+  EXPECT_EQ(d.content, "<think>x</think>Sure.\n");
+  ToolCallParser p(ToolCallFormat::MiniMaxM2, kWeatherTools);
+  ToolCallDelta typed = p.push(text);
+  ToolCallDelta tail = p.finish();
+  typed.calls.insert(typed.calls.end(), tail.calls.begin(), tail.calls.end());
+  ASSERT_EQ(typed.calls.size(), 2u);
+  const auto a = args(typed.calls[0]);
+  EXPECT_EQ(typed.calls[0].name, "get_weather");
+  EXPECT_EQ(a["city"], "上海");
+  EXPECT_EQ(a["days"], 2);
+  EXPECT_EQ(a["zip"], "200000");
+  EXPECT_EQ(typed.calls[1].name, "get_time");
+}
+
+TEST(ToolCallParser, MalformedBlocksStayText) {
+  // No argument marker (Kimi), no name (GLM), no name attribute (MiniMax): returned as text.
+  const std::string kimi = "<|tool_calls_section_begin|><|tool_call_begin|>functions.f:0{}<|tool_call_end|><|tool_calls_section_end|>";
+  EXPECT_EQ(parse_every_way(ToolCallFormat::KimiK2, kimi).content, kimi);
+  const std::string glm = "<tool_call>\n<arg_key>a</arg_key><arg_value>1</arg_value></tool_call>";
+  EXPECT_EQ(parse_every_way(ToolCallFormat::Glm45, glm).content, glm);
+  const std::string mm = "<minimax:tool_call><invoke>\n</invoke></minimax:tool_call>";
+  EXPECT_EQ(parse_every_way(ToolCallFormat::MiniMaxM2, mm).content, mm);
 }
 
 TEST(ToolCallParser, NoneFormatPassesThrough) {

@@ -247,6 +247,46 @@ TEST_F(RoutesTest, JsonModeAttachesAConstraint) {
   EXPECT_NE(backend_->requests.at(0).constraint, nullptr);
 }
 
+TEST_F(RoutesTest, JsonSchemaAndToolChoiceAreCheckedAndConstrained) {
+  start();
+  const json schema = {{"type", "object"}, {"properties", {{"a", {{"type", "integer"}}}}}, {"required", {"a"}}, {"additionalProperties", false}};
+  json body = chat_body("Say hi");
+  body["response_format"] = {{"type", "json_schema"}, {"json_schema", {{"name", "s"}, {"schema", schema}, {"strict", true}}}};
+  ASSERT_EQ(post("/v1/chat/completions", body)->status, 200);
+  EXPECT_NE(backend_->requests.at(0).constraint, nullptr);
+  // Refused: an unsupported keyword, a strict schema breaking OpenAI's rules, a missing schema object.
+  const auto error = [&](const json& rf) {
+    json b = chat_body("Say hi");
+    b["response_format"] = rf;
+    auto res = post("/v1/chat/completions", b);
+    EXPECT_EQ(res->status, 400) << res->body;
+    const json j = json::parse(res->body);
+    EXPECT_EQ(j["error"]["param"], "response_format");
+    std::printf("  400 %s\n", j["error"]["message"].get<std::string>().c_str());
+    return j["error"]["message"].get<std::string>();
+  };
+  EXPECT_NE(error({{"type", "json_schema"}, {"json_schema", {{"name", "s"}, {"schema", {{"type", "string"}, {"format", "email"}}}}}})
+                .find("\"format\""), std::string::npos);
+  EXPECT_NE(error({{"type", "json_schema"}, {"json_schema", {{"name", "s"}, {"strict", true},
+                                                             {"schema", {{"type", "object"}, {"properties", {{"a", {{"type", "integer"}}}}}}}}}})
+                .find("strict"), std::string::npos);
+  EXPECT_NE(error({{"type", "json_schema"}}).find("json_schema"), std::string::npos);
+  // tool_choice: a named function must be among the tools; required attaches the call constraint (Qwen: Hermes).
+  json tools = json::array({{{"type", "function"}, {"function", {{"name", "f"}, {"parameters", {{"type", "object"}}}}}}});
+  json t = chat_body("Say hi");
+  t["tools"] = tools;
+  t["tool_choice"] = {{"type", "function"}, {"function", {{"name", "g"}}}};
+  auto res = post("/v1/chat/completions", t);
+  EXPECT_EQ(res->status, 400) << res->body;
+  EXPECT_NE(json::parse(res->body)["error"]["message"].get<std::string>().find("\"g\" is not among the tools"), std::string::npos)
+      << res->body;
+  t["tool_choice"] = "required";
+  ASSERT_EQ(post("/v1/chat/completions", t)->status, 200);
+  EXPECT_NE(backend_->requests.back().constraint, nullptr);
+  t.erase("tools");
+  EXPECT_EQ(post("/v1/chat/completions", t)->status, 400);
+}
+
 TEST_F(RoutesTest, ErrorsHaveTheRightStatusAndBody) {
   ServerOptions o;
   o.api_key = "sekret";

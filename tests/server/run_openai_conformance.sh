@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `dragon serve` end to end on a tiny synthetic Qwen3 GGUF (2 layers, narrow, real tokenizer and
 # chat template): the official npm `openai` client (tests/server/openai_conformance.mjs: chat,
-# stream + usage, greedy equal to `dragon run`, logprobs, JSON mode, completions, models, 401 /
-# 400 errors), then raw HTTP with curl for the Ollama routes, /health and /metrics. The server
+# stream + usage, greedy equal to `dragon run`, logprobs, JSON mode, json_schema answers that
+# validate, forced tool calls, completions, models, 401 / 400 errors), then raw HTTP with curl for
+# the Ollama routes (a format schema among them), /health and /metrics. The server
 # is stopped at the end whatever happens; every request has a timeout.
 set -euo pipefail
 BUILD="${DRAGON_BUILD:-build}"
@@ -42,6 +43,11 @@ curl -sf -m 60 "${AUTH[@]}" "http://127.0.0.1:$PORT/api/chat" \
   >"$TMP/chat.json" || fail "/api/chat"
 curl -sf -m 60 "${AUTH[@]}" "http://127.0.0.1:$PORT/api/generate" -d '{"model": "tiny", "prompt": "hi", "options": {"num_predict": 6}}' \
   >"$TMP/gen.ndjson" || fail "/api/generate"
+# Ollama's format with a JSON Schema: constrained like response_format json_schema.
+curl -sf -m 60 "${AUTH[@]}" "http://127.0.0.1:$PORT/api/chat" \
+  -d '{"model": "tiny", "messages": [{"role": "user", "content": "JSON"}], "stream": false, "options": {"seed": 3, "num_predict": 80},
+       "format": {"type": "object", "properties": {"ok": {"type": "boolean"}, "n": {"type": "integer"}}, "required": ["ok", "n"]}}' \
+  >"$TMP/format.json" || fail "/api/chat with a format schema"
 curl -sf -m 10 "${AUTH[@]}" "http://127.0.0.1:$PORT/api/tags" >"$TMP/tags.json" || fail "/api/tags"
 curl -sf -m 10 "${AUTH[@]}" "http://127.0.0.1:$PORT/api/show" -d '{"model": "tiny"}' >"$TMP/show.json" || fail "/api/show"
 curl -sf -m 10 "${AUTH[@]}" "http://127.0.0.1:$PORT/api/version" >"$TMP/version.json" || fail "/api/version"
@@ -53,6 +59,8 @@ chat = json.load(open(os.path.join(d, "chat.json")))
 assert chat["done"] is True and chat["message"]["role"] == "assistant" and chat["eval_count"] > 0, chat
 lines = [json.loads(l) for l in open(os.path.join(d, "gen.ndjson")) if l.strip()]
 assert lines[-1]["done"] is True and all(not l["done"] for l in lines[:-1]), lines
+fmt = json.loads(json.load(open(os.path.join(d, "format.json")))["message"]["content"])
+assert isinstance(fmt["ok"], bool) and isinstance(fmt["n"], int) and set(fmt) == {"ok", "n"}, fmt
 tags = json.load(open(os.path.join(d, "tags.json")))
 assert tags["models"][0]["details"]["family"] == "qwen3", tags
 show = json.load(open(os.path.join(d, "show.json")))
@@ -63,7 +71,7 @@ for name in ("dragon_http_requests_total", "dragon_time_to_first_token_seconds_b
              "dragon_kv_usage_ratio", "dragon_generated_tokens_total"):
     assert name in metrics, name
 gen = sum(float(l.split()[-1]) for l in metrics.splitlines() if l.startswith("dragon_generated_tokens_total"))
-print(f"  ollama: /api/chat {chat['eval_count']} tokens, /api/generate {len(lines)} NDJSON lines; tags, show, version ok")
+print(f"  ollama: /api/chat {chat['eval_count']} tokens, /api/generate {len(lines)} NDJSON lines, format schema gave {fmt}; tags, show, version ok")
 print(f"  metrics: {len(metrics.splitlines())} lines, {gen:.0f} tokens generated in all")
 PYEOF
 echo "PASS"
