@@ -64,7 +64,7 @@ for family in "${families[@]}"; do
   for dtype in ${quants//,/ }; do
     check $CMP "$work/dragon-$dtype.f32" "$work/llama-$dtype.f32" --tokens "$N_TOKENS" --vocab "$vocab" \
       --label "$preset GGUF ${dtype^^} dragon vs llama.cpp" --min-argmax 0 \
-      --truth "$work/llama-f32.f32" --other "$work/llama-$dtype.f32" --max-kl-ratio 1.1
+      --truth "$work/llama-f32.f32" --other "$work/llama-$dtype.f32" --max-kl-ratio 1.1 --kl-statistic median
   done
 
   expected=$("$ORACLE" --model "$work/f32.gguf" --tokens "$prompt" --generate 16 --threads "$THREADS" 2>/dev/null | tail -1)
