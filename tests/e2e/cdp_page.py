@@ -5,7 +5,9 @@ JavaScript condition holds, prints the value of a JavaScript expression as JSON,
 screenshot.
 
   cdp_page.py --chromium BIN --url URL --until JS_BOOL --eval JS_EXPR [--screenshot F.png]
-              [--timeout S] [--size 900x700]
+              [--timeout S] [--size 900x700] [--action-when JS_BOOL --action JS]
+
+--action JS runs once, as soon as --action-when holds (e.g. click Stop while streaming).
 
 Exit 0 with the JSON on stdout; exit 1 with a message when the condition never holds.
 """
@@ -110,6 +112,8 @@ def main():
     ap.add_argument("--screenshot")
     ap.add_argument("--timeout", type=float, default=30)
     ap.add_argument("--size", default="900x700")
+    ap.add_argument("--action-when")
+    ap.add_argument("--action")
     a = ap.parse_args()
     width, height = (int(v) for v in a.size.split("x"))
     port = free_port()
@@ -140,7 +144,12 @@ def main():
         # The screenshot is exactly SIZE (the window also holds headless Chromium's own frame).
         page.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
         page.call("Page.navigate", url=a.url)
-        while not page.evaluate(f"!!(document.body && ({a.until}))"):
+        acted = not a.action
+        while acted is False or not page.evaluate(f"!!(document.body && ({a.until}))"):
+            if not acted and page.evaluate(f"!!(document.body && ({a.action_when}))"):
+                page.evaluate(a.action)
+                acted = True
+                continue
             if time.time() > deadline:
                 state = page.evaluate("document.body ? document.body.outerHTML.slice(0, 600) : ''")
                 print(f"FAIL: {a.until!r} not true within {a.timeout}s; page errors: {page.errors}; page: {state}")

@@ -9,6 +9,7 @@
 #  3. with --api-key: the page without the key shows the 401 (state "error"), with ?key= it
 #     answers;
 #  4. a screenshot of the answered page is taken and is a real PNG of the window's size;
+#  5. the Stop button clicked mid-answer aborts the stream (status "stopped");
 #  0. first, the page's Markdown renderer (node) escapes HTML, renders code blocks, drops
 #     javascript: links.
 # Prints what it measured; exits non-zero on the first failed check.
@@ -101,6 +102,14 @@ print(f"  ok   streamed answer in the page; screenshot {w}x{h}, {len(png)} bytes
 assert (w, h) == (900, 700) and len(png) > 5000, "screenshot size / blank"
 PY
 if [ -n "${WEB_CHAT_SCREENSHOT:-}" ]; then cp "$TMP/chat.png" "$WEB_CHAT_SCREENSHOT"; fi
+
+# 5. the Stop button: clicked once the answer has begun, it aborts the stream; the partial answer stays.
+page "$url/?autotest=%E6%B1%9F&max_tokens=3000" 'document.body.dataset.state == "done" || document.body.dataset.state == "error"' \
+  'document.body.dataset.state + "|" + document.getElementById("status").textContent + "|" + (document.querySelector(".msg.assistant .body")?.innerText || "").length' \
+  --action-when 'document.body.dataset.state == "streaming" && (document.querySelector(".msg.assistant .body")?.innerText || "").length > 4' \
+  --action 'document.getElementById("stop").click()' >"$TMP/stop.json" || fail "the page did not settle after Stop"
+grep -q '"done|stopped|[1-9]' "$TMP/stop.json" || fail "Stop: $(cat "$TMP/stop.json")"
+echo "  ok   Stop mid-answer: state|status|answer length = $(cat "$TMP/stop.json")"
 stop_server
 
 # 3. --api-key
