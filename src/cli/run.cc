@@ -1,9 +1,10 @@
 // dragon run [--model M] [--system S] [-n N] [--temp T ...] [--seed S] ["prompt"]
 // Without a prompt argument on a terminal: an interactive chat (chat_session.h). Otherwise one
-// chat turn (the prompt argument, or stdin when piped): renders the model's chat template over [system?, user] with the generation
-// prompt, tokenizes it as HF's apply_chat_template does (no added BOS/EOS — the template carries
-// them — and special tokens parsed), and hands it to the engine (runtime/engine.h, the path
-// `dragon serve` takes too), which prefills, samples and streams the answer to stdout.
+// chat turn (the prompt argument, or stdin when piped): renders the model's chat template over
+// [system?, user] with the generation prompt, tokenizes it as HF's apply_chat_template does (no
+// added BOS/EOS — the template carries them — and special tokens parsed), and hands it to the
+// engine (runtime/engine.h, the path `dragon serve` takes too), which prefills, samples and
+// streams the answer to stdout.
 // Stops at an EOS id, a --stop string, -n tokens or the end of the context.
 //
 // Sampling defaults: the model's generation_config.json (HF directory) when it says do_sample,
