@@ -11,6 +11,7 @@ APT_PACKAGES=(
   libpcre2-dev libutf8proc-dev libhwy-dev libcpp-httplib-dev libcurl4-openssl-dev
   clang libfuzzer-14-dev fortunes-zh
   python3 python3-numpy python3-torch python3-jinja2 python3-regex
+  chromium  # headless browser for tests/e2e/run_web_chat.sh (~400 MB, ~70 s to install)
 )
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs)
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)

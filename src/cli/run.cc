@@ -1,8 +1,10 @@
 // dragon run [--model M] [--system S] [-n N] [--temp T ...] [--seed S] ["prompt"]
-// One chat turn: renders the model's chat template over [system?, user] with the generation
-// prompt, tokenizes it as HF's apply_chat_template does (no added BOS/EOS — the template carries
-// them — and special tokens parsed), and hands it to the engine (runtime/engine.h, the path
-// `dragon serve` takes too), which prefills, samples and streams the answer to stdout.
+// Without a prompt argument on a terminal: an interactive chat (chat_session.h). Otherwise one
+// chat turn (the prompt argument, or stdin when piped): renders the model's chat template over
+// [system?, user] with the generation prompt, tokenizes it as HF's apply_chat_template does (no
+// added BOS/EOS — the template carries them — and special tokens parsed), and hands it to the
+// engine (runtime/engine.h, the path `dragon serve` takes too), which prefills, samples and
+// streams the answer to stdout.
 // Stops at an EOS id, a --stop string, -n tokens or the end of the context.
 //
 // Sampling defaults: the model's generation_config.json (HF directory) when it says do_sample,
@@ -11,6 +13,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -23,6 +27,7 @@
 
 #include "chat/chat_template.h"
 #include "chat/model_template.h"
+#include "cli/chat_session.h"
 #include "cli/demo_model.h"
 #include "cli/commands.h"
 #include "runtime/engine.h"
@@ -118,8 +123,37 @@ void write_out(const std::string& text) {
   std::fflush(stdout);
 }
 
+// The interactive chat: one engine for the whole conversation, its slot as long as the
+// context allows (at most 4096 positions unless --ctx says otherwise: a whole model context
+// of KV cache would be gigabytes for real models).
+int run_interactive(const RunOptions& o, std::unique_ptr<Model> model, const Tokenizer& tok,
+                    const chat::ModelTemplate& tmpl, const nlohmann::json& gen) {
+  const ModelConfig& c = model->config();
+  EngineOptions eo;
+  eo.n_parallel = 1;
+  eo.n_ctx = o.ctx ? o.ctx : std::min<int64_t>(c.context_length, 4096);
+  eo.prefill_chunk = 512;
+  eo.threads = o.threads;
+  eo.kv_type = o.kv_type == "f32" ? CacheType::F32 : CacheType::F16;
+  ChatSetup setup;
+  setup.tmpl = tmpl;
+  setup.sampling = sampling_params(o, gen);
+  (void)Sampler(setup.sampling, c.vocab_size);  // checks the sampling flags before the chat starts
+  setup.stop_tokens = eos_ids(tok, tmpl, gen);
+  setup.stops = o.stops;
+  setup.max_tokens = o.n;
+  setup.system = o.system;
+  setup.model_name = std::filesystem::path(o.model).filename().string();
+  setup.color = isatty(STDOUT_FILENO) != 0;
+  Engine engine(std::move(model), tok, eo);
+  setup.engine = &engine;
+  return run_chat_session(std::move(setup));
+}
+
 int run_run(RunOptions o) {
-  if (o.prompt.empty()) o.prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  const bool interactive = o.prompt.empty() && isatty(STDIN_FILENO);
+  if (o.prompt.empty() && !interactive)
+    o.prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   if (o.model.empty()) {
     o.model = demo_model_path();
     fmt::print(stderr, "run: no --model: the DEMO model (a tiny poem writer, not a real LLM): {}\n", o.model);
@@ -130,6 +164,7 @@ int run_run(RunOptions o) {
   const chat::ModelTemplate tmpl = chat::load_model_template(o.model);
   const std::unique_ptr<Tokenizer> tok = load_tokenizer(o.model);
   const nlohmann::json gen = read_generation_config(o.model);
+  if (interactive) return run_interactive(o, std::move(model), *tok, tmpl, gen);
   const std::vector<int32_t> prompt = tok->encode(render_prompt(tmpl, o.system, o.prompt), false, true);
   if (prompt.empty()) fail("the rendered prompt has no tokens");
   check_tokens(prompt, c.vocab_size);
@@ -193,9 +228,15 @@ int run_run(RunOptions o) {
 
 void register_run(CLI::App& app, const SetRunner& set_runner) {
   auto o = std::make_shared<RunOptions>();
-  CLI::App* cmd = app.add_subcommand("run", "one chat turn: chat template, sampling, streamed answer");
+  CLI::App* cmd = app.add_subcommand("run", "chat with a model: interactive on a terminal, or one turn for a prompt");
+  cmd->footer(
+      "Examples:\n"
+      "  dragon run                            # chat with the demo model (/help inside)\n"
+      "  dragon run -m qwen3-8b-q4_k_m.gguf     # chat with a model\n"
+      "  dragon run -m M.gguf \"Why is the sky blue?\"   # one answer\n"
+      "  echo \"hello\" | dragon run -m M.gguf    # the prompt from stdin");
   cmd->add_option("--model,-m", o->model, "GGUF file, HF model directory or pulled name (default: the demo model)");
-  cmd->add_option("prompt", o->prompt, "the user message (default: read stdin)");
+  cmd->add_option("prompt", o->prompt, "the user message (default: an interactive chat on a terminal, else stdin)");
   cmd->add_option("--system", o->system, "a system message");
   cmd->add_option("-n,--n-predict", o->n, "most tokens to generate")->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->add_option("--threads,-t", o->threads, "threads")->check(CLI::Range(1, 256));

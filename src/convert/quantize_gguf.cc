@@ -1,8 +1,8 @@
 #include "convert/quantize_gguf.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
+#include "convert/progress_bar.h"
 #include "io/gguf.h"
 #include "synth/synth.h"
 #include "tensor/dequantize.h"
@@ -28,10 +28,12 @@ QuantizeReport quantize_gguf(const std::string& in, const std::string& out, DTyp
     ++report.tensors;
     report.bytes_in += t.nbytes;
   }
-  const bool tty = isatty(STDERR_FILENO);
+  ProgressBar bar(report.bytes_in);
+  uint64_t done = 0;
   w.write(out, [&](size_t i) {
     const TensorView& t = file->tensors().at(i);
-    if (tty) fmt::print(stderr, "\r\x1b[2K[{}/{}] {} -> {}", i + 1, file->tensors().size(), t.name, dtype_name(types[i]));
+    bar.update(done, fmt::format("[{}/{}] {} -> {}", i + 1, file->tensors().size(), t.name, dtype_name(types[i])));
+    done += t.nbytes;
     std::vector<uint8_t> bytes;
     if (types[i] == t.dtype) {
       bytes.assign(t.data, t.data + t.nbytes);  // already the wanted type: copied, not re-rounded
@@ -45,7 +47,8 @@ QuantizeReport quantize_gguf(const std::string& in, const std::string& out, DTyp
     report.bytes_out += bytes.size();
     return bytes;
   });
-  if (tty) fmt::print(stderr, "\n");
+  bar.update(done, "done");
+  bar.finish();
   return report;
 }
 

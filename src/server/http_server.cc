@@ -5,6 +5,7 @@
 #include "server/auth.h"
 #include "server/route_support.h"
 #include "server/routes.h"
+#include "server/web_assets.h"
 #include "util/error.h"
 
 namespace dragon::server {
@@ -37,6 +38,7 @@ HttpServer::HttpServer(Backend& backend, const ServedModel& model, ServerOptions
   register_openai_routes(http, ctx_);
   register_ollama_routes(http, ctx_);
   register_status_routes(http, ctx_);
+  register_web_routes(http);  // GET /: the web chat
   // Statuses httplib sets itself (404 no route, 413 body too large, 400 unreadable request)
   // get the API's error body; responses a route already filled are left alone.
   http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {

@@ -1,11 +1,11 @@
 // `dragon synth --format gguf`: the HF-space model converted through the ArchSpec's plans.
 #include <fmt/format.h>
 
+#include "convert/gguf_from_plans.h"
 #include "io/gguf.h"
 #include "synth/random.h"
 #include "synth/synth_writers.h"
 #include "synth/tokenizer_embed.h"
-#include "tensor/quantize.h"
 #include "util/error.h"
 
 namespace dragon::synth_detail {
@@ -49,32 +49,10 @@ std::string write_synth_gguf(const SynthOptions& options, const SynthPlan& plan,
   embed_gguf_tokenizer(plan.preset->tokenizer, tokenizers_dir(options), c, w);
 
   std::vector<DType> types;
-  for (const GGUFTensorPlan& p : plans) {
-    const DType type = p.quantizable && p.shape.size() >= 2 ? gguf_tensor_type(dtype, p.shape.back()) : DType::F32;
-    types.push_back(type);
-    w.add_tensor(p.name, type, p.shape);
-  }
-
-  uint64_t total = 0;
-  w.write(options.out, [&](size_t index) {
-    const GGUFTensorPlan& p = plans.at(index);
-    std::vector<std::vector<float>> sources;
-    for (const std::string& name : p.sources) sources.push_back(synth_tensor_values(specs.at(name), options.seed));
-    std::vector<float> values;
-    if (p.transform) {
-      std::vector<const std::vector<float>*> ptrs;
-      for (const auto& s : sources) ptrs.push_back(&s);
-      values = p.transform(ptrs);
-    } else {
-      values = std::move(sources.front());
-    }
-    const int64_t n = numel(p.shape);
-    if (static_cast<int64_t>(values.size()) != n)
-      fail("GGUF tensor {}: transform made {} values for shape {}", p.name, values.size(), shape_string(p.shape));
-    const int64_t cols = p.shape.empty() ? 1 : p.shape.back();
-    std::vector<uint8_t> bytes = quantize_tensor(types[index], values.data(), cols ? n / cols : 0, cols);
-    total += bytes.size();
-    return bytes;
+  for (const GGUFTensorPlan& p : plans)
+    types.push_back(p.quantizable && p.shape.size() >= 2 ? gguf_tensor_type(dtype, p.shape.back()) : DType::F32);
+  const uint64_t total = write_gguf_from_plans(w, options.out, plans, types, [&](const std::string& name) {
+    return synth_tensor_values(specs.at(name), options.seed);
   });
   return fmt::format("wrote {} ({} {}, {} tensors, {} bytes of weights)", options.out, plan.preset->name,
                      options.dtype, plans.size(), total);

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "convert/gguf_tokenizer.h"
 #include "io/gguf.h"
 #include "synth/tokenizer_to_hf.h"
 #include "util/error.h"
@@ -20,8 +21,8 @@ using json = nlohmann::json;
 
 namespace {
 
-// GGUF token types (llama_token_type / gguf.TokenType).
-constexpr int32_t kNormal = 1, kControl = 3, kUserDefined = 4, kUnused = 5;
+// GGUF token type UNUSED (llama_token_type / gguf.TokenType), for padding tokens.
+constexpr int32_t kUnused = 5;
 
 constexpr std::string_view kGgufPrefix = "gguf:";
 
@@ -30,16 +31,6 @@ std::string binary_dir() {
   const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
   if (n <= 0) return "";
   return fs::path(std::string(buf, static_cast<size_t>(n))).parent_path().string();
-}
-
-json read_json_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open", path.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  json j = json::parse(ss.str(), nullptr, false);
-  if (j.is_discarded()) fail("{}: not valid JSON", path.string());
-  return j;
 }
 
 void write_json_file(const fs::path& path, const json& j) {
@@ -54,97 +45,6 @@ std::string pre_tokenizer_name(const std::string& tokenizer) {
   if (tokenizer == "qwen3") return "qwen2";
   if (tokenizer == "deepseek-v3") return "deepseek-v3";
   fail("tokenizer \"{}\": unknown (expected qwen3, deepseek-v3 or gguf:<vocab>)", tokenizer);
-}
-
-// A special-token entry of tokenizer_config.json: a string or {"content": ...}.
-std::optional<std::string> special_token_text(const json& tc, const std::string& key) {
-  if (!tc.contains(key) || tc[key].is_null()) return std::nullopt;
-  const json& v = tc[key];
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
-  return std::nullopt;
-}
-
-// convert_hf_to_gguf.py's does_token_look_special.
-bool looks_special(const std::string& t) {
-  auto wrapped = [&](std::string_view open, std::string_view close) {
-    return t.size() >= open.size() + close.size() && t.starts_with(open) && t.ends_with(close);
-  };
-  return t == "<pad>" || t == "<mask>" || t == "<2mass>" || t == "[@BOS@]" || wrapped("<|", "|>") ||
-         wrapped("<｜", "｜>") || wrapped("<unused", ">");
-}
-
-void set_u32(GGUFWriter& w, const std::string& key, int64_t v) {
-  w.set(key, GGUFValue::u32(static_cast<uint32_t>(v)));
-}
-
-void embed_from_tokenizer_json(const std::string& tokenizer, const fs::path& dir, const ModelConfig& c,
-                               GGUFWriter& w) {
-  const fs::path tj_path = dir / "tokenizer.json", tc_path = dir / "tokenizer_config.json";
-  const json tj = read_json_file(tj_path);
-  const json tc = fs::exists(tc_path) ? read_json_file(tc_path) : json::object();
-  if (!tj.contains("model") || !tj["model"].contains("vocab") || !tj["model"]["vocab"].is_object())
-    fail("{}: no model.vocab", tj_path.string());
-
-  const int64_t n_vocab = c.vocab_size;
-  std::vector<std::string> tokens(static_cast<size_t>(n_vocab));
-  std::vector<int32_t> types(static_cast<size_t>(n_vocab), 0);
-  std::map<std::string, int64_t> ids;
-  auto place = [&](const std::string& text, const json& id_json, int32_t type) {
-    if (!id_json.is_number_integer()) fail("{}: token {} has a non-integer id", tj_path.string(), text);
-    const int64_t id = id_json.get<int64_t>();
-    if (id < 0 || id >= n_vocab)
-      fail("{}: token {} has id {}, outside the model's vocab_size {}", tj_path.string(), text, id, n_vocab);
-    tokens[id] = text;
-    types[id] = type;
-    ids[text] = id;
-  };
-  for (const auto& [text, id] : tj["model"]["vocab"].items()) place(text, id, kNormal);
-  for (const json& added : tj.value("added_tokens", json::array())) {
-    const std::string text = added.value("content", "");
-    const bool control = added.value("special", false) || looks_special(text);
-    place(text, added.value("id", json()), control ? kControl : kUserDefined);
-  }
-  for (int64_t i = 0; i < n_vocab; ++i)
-    if (types[i] == 0) {
-      tokens[i] = fmt::format("[PAD{}]", i);
-      types[i] = kUnused;
-    }
-
-  std::vector<std::string> merges;
-  for (const json& m : tj["model"].value("merges", json::array())) {
-    if (m.is_string()) merges.push_back(m.get<std::string>());
-    else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string())
-      merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
-    else fail("{}: bad merge entry {}", tj_path.string(), m.dump());
-  }
-
-  w.set("tokenizer.ggml.model", GGUFValue::str("gpt2"));
-  w.set("tokenizer.ggml.pre", GGUFValue::str(pre_tokenizer_name(tokenizer)));
-  w.set("tokenizer.ggml.tokens", GGUFValue::str_array(tokens));
-  w.set("tokenizer.ggml.token_type", GGUFValue::i32_array(types));
-  w.set("tokenizer.ggml.merges", GGUFValue::str_array(merges));
-
-  // Like gguf-py's SpecialVocab: ids from tokenizer_config.json's added tokens first, then the
-  // config.json ids.
-  auto special_id = [&](const char* name, int64_t config_id) -> int64_t {
-    if (auto text = special_token_text(tc, std::string(name) + "_token")) {
-      if (auto it = ids.find(*text); it != ids.end()) return it->second;
-    }
-    return config_id;
-  };
-  const int64_t bos = special_id("bos", c.bos_token_id), eos = special_id("eos", c.eos_token_id);
-  const int64_t pad = special_id("pad", -1), unk = special_id("unk", -1);
-  if (bos >= 0) set_u32(w, "tokenizer.ggml.bos_token_id", bos);
-  if (eos >= 0) set_u32(w, "tokenizer.ggml.eos_token_id", eos);
-  if (unk >= 0) set_u32(w, "tokenizer.ggml.unknown_token_id", unk);
-  if (pad >= 0) set_u32(w, "tokenizer.ggml.padding_token_id", pad);
-  if (tc.contains("add_bos_token") && tc["add_bos_token"].is_boolean())
-    w.set("tokenizer.ggml.add_bos_token", GGUFValue::boolean(tc["add_bos_token"].get<bool>()));
-  if (tc.contains("add_eos_token") && tc["add_eos_token"].is_boolean())
-    w.set("tokenizer.ggml.add_eos_token", GGUFValue::boolean(tc["add_eos_token"].get<bool>()));
-  if (tc.contains("chat_template") && tc["chat_template"].is_string())
-    w.set("tokenizer.chat_template", GGUFValue::str(tc["chat_template"].get<std::string>()));
 }
 
 fs::path vocab_gguf_path(const std::string& tokenizer, const fs::path& dir) {
@@ -204,7 +104,7 @@ void embed_gguf_tokenizer(const std::string& tokenizer, const std::string& dir, 
                           GGUFWriter& w) {
   with_context("tokenizer " + tokenizer, [&] {
     if (tokenizer.starts_with(kGgufPrefix)) embed_from_vocab_gguf(tokenizer, dir, config, w);
-    else embed_from_tokenizer_json(tokenizer, fs::path(dir) / tokenizer, config, w);
+    else embed_hf_tokenizer((fs::path(dir) / tokenizer).string(), pre_tokenizer_name(tokenizer), config, w);
   });
 }
 

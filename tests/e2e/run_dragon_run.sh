@@ -120,6 +120,8 @@ grep -q "^run: greedy" "$TMP/hf0.err" || fail "--temp 0 did not override generat
 echo "  HF directory: $(head -1 "$TMP/hf.err"); with --temp 0: $(head -1 "$TMP/hf0.err")"
 # 8. no --model: the demo model that ships in models/ (a tiny poem writer) answers in Chinese,
 #    and says it is a demo; without it the error names the ways out.
+# A build directory outside the checkout (DRAGON_BUILD) has no models/ beside it: point at ours.
+[ -e "$BUILD/../models/dragon-demo-poems.gguf" ] || export DRAGON_DEMO_MODEL="$PWD/models/dragon-demo-poems.gguf"
 "$DRAGON" run -n 24 "静夜思" >"$TMP/demo.txt" 2>"$TMP/demo.err" || { cat "$TMP/demo.err"; fail "run without --model"; }
 grep -q "DEMO" "$TMP/demo.err" || fail "run without --model does not say it runs the demo model"
 "$PY" - "$TMP/demo.txt" <<'PYEOF' || fail "the demo model did not write Chinese"
