@@ -26,11 +26,27 @@ std::vector<float> source_to_f32(const OpenedModel& model, const TensorView& sou
 Weights::Weights(const OpenedModel& model) {
   if (model.format == ModelFormat::GGUF) {
     for (const TensorView& t : model.tensors) views_.emplace(t.name, t);
+    if (repack_enabled()) repack_for_gemm();
     return;
   }
   if (!model.spec) fail("{}: no architecture table for {}", model.path, model.config.arch);
   for (const GGUFTensorPlan& plan : model.spec->gguf_tensors(model.config))
     with_context(model.path + ": tensor " + plan.name, [&] { add_from_plan(model, plan); });
+}
+
+Weights::~Weights() {
+  for (const auto& [view, packed] : repacked_) unregister_repacked(view, packed.get());
+}
+
+void Weights::repack_for_gemm() {
+  const bool tied_output = views_.find("output.weight") == views_.end();
+  for (const auto& [name, view] : views_) {
+    if (view.dtype != DType::Q8_0 || view.shape.size() != 2) continue;
+    if (name == "token_embd.weight" && !tied_output) continue;  // only ever read by row lookups
+    auto packed = with_context("tensor " + name, [&] { return std::make_unique<RepackedQ8_0>(view); });
+    register_repacked(view, packed.get());
+    repacked_.emplace_back(view, std::move(packed));
+  }
 }
 
 void Weights::add_from_plan(const OpenedModel& model, const GGUFTensorPlan& plan) {
