@@ -30,24 +30,28 @@ RepackedQ8_0::RepackedQ8_0(const TensorView& w) {
     fail("tensor {}: {} bytes do not hold Q8_0 {}", w.name, w.nbytes, shape_string(w.shape));
 
   data_.reset(static_cast<uint8_t*>(::operator new[](nbytes(), std::align_val_t{64})));
-  // Zero everywhere first: padding rows get scale 0 (and quants 0 -> byte 128, i.e. w = 0 below),
-  // and the odd last block of a pair gets scale 0.
-  std::memset(data_.get(), 0, nbytes());
   for (int64_t g = 0; g < groups_; ++g) {
     uint8_t* group_data = data_.get() + static_cast<size_t>(g) * group_bytes();
+    if (blocks_ % 2 != 0)  // the odd last block of the last pair: scale 0, never read past cols
+      std::memset(group_data + group_bytes() - kPairBytes, 0, kPairBytes);
     for (int64_t b = 0; b < blocks_; ++b) {
       uint8_t* scales_out = const_cast<uint8_t*>(scales(group_data, b));
       uint8_t* quants_out = const_cast<uint8_t*>(quants(group_data, b));
       for (int r = 0; r < kRows; ++r) {
         const int64_t row = g * kRows + r;
-        if (row >= rows_) {
+        if (row >= rows_) {  // padding rows: scale 0 and w = 0 (byte 128)
+          std::memset(scales_out + 2 * r, 0, 2);
           for (int k = 0; k < 8; ++k) std::memset(quants_out + 64 * k + 4 * r, 0x80, 4);
           continue;
         }
         const uint8_t* block = w.data + static_cast<uint64_t>(row) * row_bytes + static_cast<uint64_t>(b) * q8_0::bytes;
         std::memcpy(scales_out + 2 * r, block + q8_0::d, 2);
-        for (int k = 0; k < 8; ++k)
-          for (int i = 0; i < 4; ++i) quants_out[64 * k + 4 * r + i] = block[q8_0::qs + 4 * k + i] ^ 0x80;
+        for (int k = 0; k < 8; ++k) {
+          uint32_t four;
+          std::memcpy(&four, block + q8_0::qs + 4 * k, 4);
+          four ^= 0x80808080u;
+          std::memcpy(quants_out + 64 * k + 4 * r, &four, 4);
+        }
       }
     }
   }
