@@ -1,5 +1,9 @@
 #include "runtime/weights.h"
 
+#include <algorithm>
+#include <exception>
+#include <thread>
+
 #include "kernels/matmul.h"
 #include "tensor/dequantize.h"
 #include "tensor/fp8.h"
@@ -40,12 +44,35 @@ Weights::~Weights() {
 
 void Weights::repack_for_gemm() {
   const bool tied_output = views_.find("output.weight") == views_.end();
+  std::vector<const TensorView*> todo;
   for (const auto& [name, view] : views_) {
     if (view.dtype != DType::Q8_0 || view.shape.size() != 2) continue;
     if (name == "token_embd.weight" && !tied_output) continue;  // only ever read by row lookups
-    auto packed = with_context("tensor " + name, [&] { return std::make_unique<RepackedQ8_0>(view); });
-    register_repacked(view, packed.get());
-    repacked_.emplace_back(view, std::move(packed));
+    todo.push_back(&view);
+  }
+  // One pass over the bytes, memory-bound: split the tensors over a few threads (load time).
+  std::vector<std::unique_ptr<RepackedQ8_0>> packed(todo.size());
+  std::vector<std::exception_ptr> errors(todo.size());
+  const size_t n_threads = std::min<size_t>(todo.size(), std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+  std::vector<std::thread> threads;
+  for (size_t th = 0; th < n_threads; ++th)
+    threads.emplace_back([&, th] {
+      for (size_t i = th; i < todo.size(); i += n_threads) {
+        try {
+          packed[i] = std::make_unique<RepackedQ8_0>(*todo[i]);
+        } catch (...) {
+          errors[i] = std::current_exception();
+        }
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  // Every copy made before any is registered: a throwing constructor never runs ~Weights, so
+  // nothing may be left in the registry pointing at copies about to be freed.
+  for (size_t i = 0; i < todo.size(); ++i)
+    if (errors[i]) with_context("tensor " + todo[i]->name, [&] { std::rethrow_exception(errors[i]); });
+  for (size_t i = 0; i < todo.size(); ++i) {
+    register_repacked(*todo[i], packed[i].get());
+    repacked_.emplace_back(*todo[i], std::move(packed[i]));
   }
 }
 
