@@ -5,6 +5,7 @@
 #include "kernels/activation_rounding.h"
 #include "kernels/cpu_features.h"
 #include "kernels/dot_kernels.h"
+#include "kernels/gemm.h"
 #include "kernels/quantize_activations.h"
 #include "kernels/vector_ops.h"
 #include "tensor/dequantize.h"
@@ -78,6 +79,11 @@ int64_t rows_per_tile(uint64_t row_bytes) {
 }  // namespace
 
 void matmul(const Activations& x, const TensorView& w, Activations& y, ThreadPool& pool, const float* bias) {
+  if (const RepackedQ8_0* packed = find_repacked(w)) {
+    if (packed->cols() != x.cols)
+      fail("tensor {}: input has {} features, the weight expects {}", w.name, x.cols, packed->cols());
+    return gemm_q8_0(x, *packed, y, pool, bias);
+  }
   const WeightRows weight(w);
   if (weight.cols != x.cols)
     fail("tensor {}: input has {} features, the weight expects {}", w.name, x.cols, weight.cols);

@@ -6,6 +6,7 @@
 // run time, kernels/cpu_features.h). A prefill walks the rows in cache-sized tiles and each
 // kernel call holds a weight block in registers for up to four tokens. Types without a kernel
 // (Q2_K, Q3_K, Q5_0, ...) dequantize one row at a time and dot it with every token.
+// A Q8_0 weight repacked at load (kernels/repack.h) runs the GEMM of kernels/gemm.h instead.
 #pragma once
 
 #include <cstdint>

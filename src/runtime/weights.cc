@@ -1,5 +1,9 @@
 #include "runtime/weights.h"
 
+#include <algorithm>
+#include <exception>
+#include <thread>
+
 #include "kernels/matmul.h"
 #include "tensor/dequantize.h"
 #include "tensor/fp8.h"
@@ -26,11 +30,50 @@ std::vector<float> source_to_f32(const OpenedModel& model, const TensorView& sou
 Weights::Weights(const OpenedModel& model) {
   if (model.format == ModelFormat::GGUF) {
     for (const TensorView& t : model.tensors) views_.emplace(t.name, t);
+    if (repack_enabled()) repack_for_gemm();
     return;
   }
   if (!model.spec) fail("{}: no architecture table for {}", model.path, model.config.arch);
   for (const GGUFTensorPlan& plan : model.spec->gguf_tensors(model.config))
     with_context(model.path + ": tensor " + plan.name, [&] { add_from_plan(model, plan); });
+}
+
+Weights::~Weights() {
+  for (const auto& [view, packed] : repacked_) unregister_repacked(view, packed.get());
+}
+
+void Weights::repack_for_gemm() {
+  const bool tied_output = views_.find("output.weight") == views_.end();
+  std::vector<const TensorView*> todo;
+  for (const auto& [name, view] : views_) {
+    if (view.dtype != DType::Q8_0 || view.shape.size() != 2) continue;
+    if (name == "token_embd.weight" && !tied_output) continue;  // only ever read by row lookups
+    todo.push_back(&view);
+  }
+  // One pass over the bytes, memory-bound: split the tensors over a few threads (load time).
+  std::vector<std::unique_ptr<RepackedQ8_0>> packed(todo.size());
+  std::vector<std::exception_ptr> errors(todo.size());
+  const size_t n_threads = std::min<size_t>(todo.size(), std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+  std::vector<std::thread> threads;
+  for (size_t th = 0; th < n_threads; ++th)
+    threads.emplace_back([&, th] {
+      for (size_t i = th; i < todo.size(); i += n_threads) {
+        try {
+          packed[i] = std::make_unique<RepackedQ8_0>(*todo[i]);
+        } catch (...) {
+          errors[i] = std::current_exception();
+        }
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  // Every copy made before any is registered: a throwing constructor never runs ~Weights, so
+  // nothing may be left in the registry pointing at copies about to be freed.
+  for (size_t i = 0; i < todo.size(); ++i)
+    if (errors[i]) with_context("tensor " + todo[i]->name, [&] { std::rethrow_exception(errors[i]); });
+  for (size_t i = 0; i < todo.size(); ++i) {
+    register_repacked(*todo[i], packed[i].get());
+    repacked_.emplace_back(*todo[i], std::move(packed[i]));
+  }
 }
 
 void Weights::add_from_plan(const OpenedModel& model, const GGUFTensorPlan& plan) {
