@@ -165,15 +165,20 @@ done
 # Baichuan: llama.cpp chooses rope (its 7B type) or ALiBi (13B) by the layer count alone (any
 # other depth gets neither), so these run at the real depths, 32 and 40 layers, at small width.
 echo "== baichuan 2: rope (32 layers) and ALiBi (40 layers) vs llama.cpp =="
-btokens=$("$PY" -c 'print(",".join(str((i * 7919 + 101) % 125696) for i in range(32)))')
+btokens=$("$PY" -c 'import sys; print(",".join(str((i * 7919 + 101) % 125696) for i in range(int(sys.argv[1]))))' "$N_TOKENS")
+bprompt=$("$PY" -c 'print(",".join(str((i * 7919 + 101) % 125696) for i in range(16)))')
 for layers in 32 40; do
   "$DRAGON" synth baichuan2-7b --format gguf --dtype f32 --layers $layers --seed 9 --set hidden_size=128 \
     --set intermediate_size=256 --set num_attention_heads=4 --out "$work/baichuan.gguf" >/dev/null
   "$ORACLE" --model "$work/baichuan.gguf" --tokens "$btokens" --out "$work/llama-baichuan.f32" --threads "$THREADS" 2>/dev/null
   "$DRAGON" logits --model "$work/baichuan.gguf" --tokens "$btokens" --out "$work/dragon-baichuan.f32" --kv-type f32 \
     --threads "$THREADS_DRAGON" 2>/dev/null
-  check $CMP "$work/dragon-baichuan.f32" "$work/llama-baichuan.f32" --tokens 32 --vocab 125696 \
+  check $CMP "$work/dragon-baichuan.f32" "$work/llama-baichuan.f32" --tokens "$N_TOKENS" --vocab 125696 \
     --label "baichuan2 $layers layers GGUF F32 dragon vs llama.cpp" --max-rel-rmse 1e-3
+  expected=$("$ORACLE" --model "$work/baichuan.gguf" --tokens "$bprompt" --generate $N_GENERATE --threads "$THREADS" 2>/dev/null | tail -1)
+  got=$("$DRAGON" generate --model "$work/baichuan.gguf" --tokens "$bprompt" -n $N_GENERATE --threads "$THREADS_DRAGON" 2>/dev/null)
+  if [ "$got" = "$expected" ]; then echo "PASS baichuan2 $layers layers generate: $N_GENERATE/$N_GENERATE tokens identical to llama.cpp"
+  else echo "FAIL baichuan2 $layers layers generate"; echo "  dragon: $got"; echo "  llama:  $expected"; failed+=("baichuan2 $layers generate"); fi
   rm -f "$work/baichuan.gguf"
 done
 
