@@ -33,7 +33,11 @@ if [ ! -f "$BUILD/build.ninja" ]; then
   CC=clang-14 CXX=clang++-14 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DDRAGON_FUZZ=ON -DDRAGON_BUILD_TESTS=OFF \
     -DCMAKE_BUILD_TYPE=Fuzz -DDRAGON_FUZZ_OPT="${DRAGON_FUZZ_OPT:--O1}" >/dev/null
 fi
-ninja -C "$BUILD" $(for t in $selected; do echo "fuzz_$t"; done) >/dev/null
+if ! ninja -C "$BUILD" $(for t in $selected; do echo "fuzz_$t"; done) >"$BUILD/fuzz_build.log" 2>&1; then
+  grep -E "error|FAILED" "$BUILD/fuzz_build.log" | head -20
+  echo "fuzz.sh: the fuzz build failed (log: $BUILD/fuzz_build.log)" >&2
+  exit 1
+fi
 
 mkdir -p "$BUILD/artifacts"
 status=0
