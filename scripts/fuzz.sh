@@ -57,7 +57,7 @@ for t in $selected; do
     # libFuzzer's final stats: executions and corpus size.
     execs=$(grep -m1 -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo "?")
-    echo "fuzz_$t: ok, $execs executions, coverage $cov edges, corpus $(ls "$BUILD/corpus/$t" "$seeds" | wc -l) inputs"
+    echo "fuzz_$t: ok, $execs executions, coverage $cov edges, corpus $(find "$BUILD/corpus/$t" "$seeds" -type f | wc -l) inputs"
   else
     status=1
     grep -E 'ERROR:|FUZZ FINDING|runtime error|SUMMARY|Test unit written' "$log" | head -20
