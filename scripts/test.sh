@@ -2,8 +2,55 @@
 # The whole test suite: GoogleTest units (via ctest) and the parity / end-to-end scripts under
 # tests/ (each tests/**/run_*.sh is one check that prints its own figures). Ends with the line
 # "N passed, N failed". Runs scripts/setup.sh first, which is quick when nothing changed.
+#
+# scripts/test.sh --sanitize: the same code built with gcc -fsanitize=address,undefined into
+# build-asan/ (or $DRAGON_ASAN_BUILD), then the unit tests and the end-to-end scripts listed in
+# SANITIZE_SCRIPTS below run on it (they take DRAGON_BUILD). Any ASan / UBSan report fails the run.
+# Not part of the default run: the instrumented build alone takes longer than CI's budget on
+# 2 cores; CI gets ASan + UBSan through tests/fuzz/run_fuzz_smoke.sh (the parsers, fuzzed).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--sanitize" ]; then
+  shift
+  BUILD=${DRAGON_ASAN_BUILD:-build-asan}
+  # The end-to-end scripts that exercise the most code per second: file readers and writers,
+  # templates, a whole chat, the server (with clients hanging up), quantization, pull.
+  SANITIZE_SCRIPTS=(tests/e2e/run_synth_info.sh tests/chat/run_template_cli.sh tests/e2e/run_dragon_run.sh
+                    tests/server/run_openai_conformance.sh tests/server/run_load_fault.sh
+                    tests/convert/run_quantize_e2e.sh tests/hub/run_pull_e2e.sh)
+  bash scripts/setup.sh >/dev/null || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+  echo "== sanitizer build ($BUILD: gcc, ASan + UBSan, -O1) =="
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Sanitize -DDRAGON_SANITIZE=ON \
+    -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g" -DCMAKE_C_FLAGS_SANITIZE="-O1 -g" >/dev/null &&
+    ninja -C "$BUILD" dragon dragon_tests || { echo "sanitizer build failed"; echo "0 passed, 1 failed"; exit 1; }
+  # halt_on_error: the first report fails the test that caused it. Leaks are reported at exit.
+  export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  # The synthetic models, tokenizers and vocab files sit next to the Release binary.
+  [ -e "$BUILD/share" ] || ln -s "$(pwd)/build/share" "$BUILD/share"
+  passed=0 failed=0 failures=()
+  echo "== unit tests (ASan + UBSan) =="
+  if "$BUILD/dragon_tests" --gtest_brief=1 ${DRAGON_SANITIZE_FILTER:+--gtest_filter=$DRAGON_SANITIZE_FILTER}; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); failures+=("dragon_tests under ASan + UBSan")
+  fi
+  for script in "${SANITIZE_SCRIPTS[@]}"; do
+    echo "== $script (ASan + UBSan) =="
+    start=$(date +%s)
+    if DRAGON_BUILD="$BUILD" bash "$script"; then
+      passed=$((passed + 1)); echo "-- PASS $script ($(( $(date +%s) - start ))s)"
+    else
+      failed=$((failed + 1)); failures+=("$script"); echo "-- FAIL $script ($(( $(date +%s) - start ))s)"
+    fi
+  done
+  echo
+  for f in "${failures[@]}"; do echo "FAILED: $f"; done
+  echo "$passed passed, $failed failed"
+  ((failed == 0))
+  exit
+fi
 
 bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
 

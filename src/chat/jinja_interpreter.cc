@@ -66,6 +66,14 @@ class Interpreter {
     builtins_.call = [this](const Value& c, CallArgs& a) { return call(c, a); };
     install_globals();
   }
+  // Macros and recursive loops are closures over the frame they were defined in, and that frame
+  // (or a namespace / list in it) usually holds the macro: a shared_ptr cycle that would leak
+  // the frame and every context value (the whole conversation) on each render. Nothing of a
+  // render outlives it but the output text, so the closures are cut here.
+  ~Interpreter() {
+    for (const auto& weak : closures_)
+      if (auto fn = weak.lock()) fn->fn = nullptr;
+  }
 
   std::string render(const Body& body, const std::map<std::string, Value>& variables) {
     auto root = std::make_shared<Frame>();
@@ -82,6 +90,16 @@ class Interpreter {
   }
 
  private:
+  void remember_closure(const std::shared_ptr<Callable>& fn) {
+    // A macro defined inside a long loop makes one closure per iteration: forget the dead ones
+    // now and then so that this list stays as small as the live closures.
+    if (closures_.size() >= 2 * closures_live_ + 64) {
+      std::erase_if(closures_, [](const std::weak_ptr<Callable>& w) { return w.expired(); });
+      closures_live_ = closures_.size();
+    }
+    closures_.push_back(fn);
+  }
+
   // ---------------- output ----------------
   void write(std::string& out, std::string_view text) {
     if (out.size() + text.size() > limits_.max_output_bytes)
@@ -223,6 +241,7 @@ class Interpreter {
         leave_call();
         return Value(std::move(nested));
       };
+      remember_closure(fn);
       loop_call = Value(fn);
     }
     auto cycle = std::make_shared<Callable>();
@@ -270,6 +289,7 @@ class Interpreter {
   Value make_macro(const Stmt& s, const FramePtr& defining_frame, const Value* unused, const std::string& name = {}) {
     (void)unused;
     auto fn = std::make_shared<Callable>();
+    remember_closure(fn);
     fn->name = name.empty() ? s.name : name;
     const bool takes_varargs = mentions_name(s.body, "varargs");
     const bool takes_kwargs = mentions_name(s.body, "kwargs");
@@ -686,6 +706,8 @@ class Interpreter {
   int call_depth_ = 0;
   uint64_t iterations_ = 0;
   uint64_t total_bytes_ = 0;
+  std::vector<std::weak_ptr<Callable>> closures_;  // every closure over a frame (see ~Interpreter)
+  size_t closures_live_ = 0;
 };
 
 }  // namespace

@@ -91,7 +91,7 @@ Exam parse_mcq_jsonl(std::string_view text, const std::string& source) {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(raw);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e999
       fail("{}: invalid JSON: {}", where, e.what());
     }
     ExamItem item = parse_item(j, where, line);

@@ -184,17 +184,22 @@ std::vector<RemoteFile> select_files(const std::vector<RemoteFile>& all, const M
   return out;
 }
 
+bool is_safe_hub_path(const std::string& path) {
+  if (path.empty() || path[0] == '/' || path.find("..") != std::string::npos || path.find('\\') != std::string::npos) return false;
+  return std::none_of(path.begin(), path.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
 PullResult pull(const ModelName& name, const PullOptions& options) {
   std::string base;
   const std::vector<RemoteFile> all =
       options.source == Source::HuggingFace ? list_hf(name, options, base) : list_modelscope(name, options, base);
   const std::vector<RemoteFile> files = select_files(all, name);
+  // The hub's own paths go under our directory too: check them all before fetching anything.
+  for (const RemoteFile& f : files)
+    if (!is_safe_hub_path(f.path)) fail("{}: refusing file path '{}' from the hub", name.repo(), f.path);
   PullResult result;
   result.dir = model_dir(name);
   for (const RemoteFile& f : files) {
-    // The hub's own paths go under our directory too: check them like names.
-    if (f.path.empty() || f.path[0] == '/' || f.path.find("..") != std::string::npos || f.path.find('\\') != std::string::npos)
-      fail("{}: refusing file path '{}' from the hub", name.repo(), f.path);
     const fs::path dest = result.dir / f.path;
     if (fs::exists(dest) && (f.size < 0 || int64_t(fs::file_size(dest)) == f.size)) continue;  // already complete
     DownloadRequest req{base + f.path, dest, f.size, f.sha256, f.path, token_for(options.source)};

@@ -30,6 +30,12 @@ struct RemoteFile {
 // weights + index; for a GGUF repo, the one GGUF named by :FILE, else the preferred quant.
 std::vector<RemoteFile> select_files(const std::vector<RemoteFile>& all, const ModelName& name);
 
+// Whether a file path the hub lists may be joined under the model's directory: relative, no
+// "..", no backslash, no control characters, so that whatever a server answers, pull writes
+// only inside the cache. pull() refuses the whole repository before downloading anything if one
+// selected path fails.
+bool is_safe_hub_path(const std::string& path);
+
 struct PullResult {
   std::filesystem::path dir;
   int64_t fetched = 0, resumed = 0, files = 0;

@@ -167,7 +167,8 @@ void GGUFWriter::write(const std::string& path, const Producer& produce) const {
   for (const auto& [k, v] : metadata)
     if (k == "general.alignment") {
       has_alignment_key = true;
-      const int64_t a = with_context(path + ": key general.alignment", [&] { return v.as_int(); });
+      const GGUFValue& value = v;  // clang 14 cannot capture a structured binding
+      const int64_t a = with_context(path + ": key general.alignment", [&] { return value.as_int(); });
       if (a != static_cast<int64_t>(alignment_))
         fail("{}: key general.alignment is {} but the writer aligns to {}", path, a, alignment_);
     }

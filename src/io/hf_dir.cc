@@ -34,6 +34,8 @@ json read_json_file(const fs::path& path) {
     return json::parse(text.str());
   } catch (const json::parse_error& e) {
     fail("{}: invalid JSON at byte {}: {}", path.string(), e.byte, e.what());
+  } catch (const json::exception& e) {  // out_of_range: a number beyond double's range (1e999)
+    fail("{}: invalid JSON: {}", path.string(), e.what());
   }
 }
 

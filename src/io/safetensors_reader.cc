@@ -71,6 +71,8 @@ json parse_header_json(const std::string& path, std::string_view text) {
     return json::parse(text.begin(), text.end(), DuplicateKeyCheck(path));
   } catch (const json::parse_error& e) {
     fail("{}: header is not valid JSON at header byte {} (file offset {}): {}", path, e.byte, 8 + e.byte, e.what());
+  } catch (const json::exception& e) {  // out_of_range: a number beyond double's range (1e999)
+    fail("{}: header is not valid JSON: {}", path, e.what());
   }
 }
 

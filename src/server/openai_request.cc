@@ -190,7 +190,8 @@ ojson parse_json_body(const std::string& body) {
   ojson j;
   try {
     j = ojson::parse(body);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, or out_of_range for a number beyond double's range (1e999).
     bad_request("", fmt::format("the request body is not valid JSON: {}", e.what()));
   }
   if (!j.is_object()) bad_request("", "the request body must be a JSON object");

@@ -32,11 +32,24 @@ std::string iso_time_now() {
                      tm.tm_min, tm.tm_sec, ns);
 }
 
+// body[key] as a bool / a string, `fallback` when absent or null; any other type is a 400 (json's
+// value() would throw a type_error, which the routes answer with a 500).
+bool bool_or(const ojson& body, const char* key, bool fallback) {
+  if (!body.contains(key) || body[key].is_null()) return fallback;
+  if (!body[key].is_boolean()) bad_request(key, fmt::format("{}: expected true or false", key));
+  return body[key].get<bool>();
+}
+std::string string_or(const ojson& body, const char* key, const std::string& fallback) {
+  if (!body.contains(key) || body[key].is_null()) return fallback;
+  if (!body[key].is_string()) bad_request(key, fmt::format("{}: expected a string", key));
+  return body[key].get<std::string>();
+}
+
 // Ollama's body -> the OpenAI-shaped fields the shared parser checks.
 GenerationFields ollama_fields(const ojson& body, int64_t n_vocab) {
   ojson o = ojson::object();
   if (body.contains("model")) o["model"] = body["model"];
-  o["stream"] = body.value("stream", true);
+  o["stream"] = bool_or(body, "stream", true);
   if (body.contains("options") && !body["options"].is_null()) {
     const ojson& opt = body["options"];
     if (!opt.is_object()) bad_request("options", "options: expected an object");
@@ -170,7 +183,7 @@ void api_generate(ServerContext& ctx, const httplib::Request& req, httplib::Resp
     return;
   }
   std::string prompt;
-  if (body.value("raw", false)) {
+  if (bool_or(body, "raw", false)) {
     prompt = user;
   } else {
     ojson messages = ojson::array();
@@ -180,7 +193,7 @@ void api_generate(ServerContext& ctx, const httplib::Request& req, httplib::Resp
     if (body.contains("think") && body["think"].is_boolean()) kwargs["enable_thinking"] = body["think"].get<bool>();
     prompt = ctx.model.render_chat(messages, nullptr, kwargs);
   }
-  const bool split = !body.value("raw", false) && ctx.model.chat_template.source.find("</think>") != std::string::npos;
+  const bool split = !bool_or(body, "raw", false) && ctx.model.chat_template.source.find("</think>") != std::string::npos;
   run_generation(ctx, res, prompt, false, f, split);
 }
 
@@ -205,7 +218,7 @@ void api_tags(ServerContext& ctx, httplib::Response& res) {
 
 void api_show(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   const ojson body = parse_json_body(req.body);
-  std::string name = body.value("model", body.value("name", std::string()));
+  std::string name = string_or(body, "model", string_or(body, "name", ""));
   check_model_name(ctx, name, ErrorStyle::Ollama);
   ojson info = ojson::object();
   if (ctx.model.details.is_object())

@@ -13,6 +13,15 @@ namespace {
 
 using nlohmann::json;
 
+// A token id: an integer in [0, 10M]. json's get<int32_t>() of 4e88 is undefined behaviour and
+// of 3e9 wraps, so the type and range are checked first.
+int32_t token_id_of(const json& v, std::string_view what, std::string_view name) {
+  if (!v.is_number_integer() || (v.is_number_unsigned() ? v.get<uint64_t>() > 10'000'000u
+                                                        : v.get<int64_t>() < 0 || v.get<int64_t>() > 10'000'000))
+    fail("tokenizer.json: {} \"{}\" has id {}, expected an integer in [0, 10000000]", what, name, v.dump());
+  return static_cast<int32_t>(v.get<int64_t>());
+}
+
 std::vector<std::pair<std::string, std::string>> read_merges(const json& merges) {
   std::vector<std::pair<std::string, std::string>> out;
   out.reserve(merges.size());
@@ -78,15 +87,14 @@ std::unique_ptr<Tokenizer> load_tokenizer_json(const json& tj, const json& confi
   const json& vocab = model.at("vocab");
   std::vector<std::string> tokens;
   for (const auto& [spelling, id_json] : vocab.items()) {
-    int64_t id = id_json.get<int64_t>();
-    if (id < 0 || id > 10'000'000) fail("tokenizer.json: token \"{}\" has id {} out of range", spelling, id);
+    const int64_t id = token_id_of(id_json, "token", spelling);
     if (static_cast<size_t>(id) >= tokens.size()) tokens.resize(static_cast<size_t>(id) + 1);
     tokens[static_cast<size_t>(id)] = spelling;
   }
   for (const auto& a : tj.value("added_tokens", json::array())) {
     AddedToken t;
     t.content = a.at("content").get<std::string>();
-    t.id = a.at("id").get<int32_t>();
+    t.id = token_id_of(a.at("id"), "added token", t.content);
     t.special = a.value("special", false);
     t.lstrip = a.value("lstrip", false);
     t.rstrip = a.value("rstrip", false);
@@ -143,7 +151,7 @@ std::unique_ptr<Tokenizer> load_tokenizer_json(const json& tj, const json& confi
       if (item.contains("Sequence")) { before = false; continue; }
       const std::string name = item.at("SpecialToken").at("id").get<std::string>();
       for (const auto& id : p.at("special_tokens").at(name).at("ids"))
-        (before ? parts.prefix_tokens : parts.suffix_tokens).push_back(id.get<int32_t>());
+        (before ? parts.prefix_tokens : parts.suffix_tokens).push_back(token_id_of(id, "post_processor token", name));
     }
   };
   if (!post.is_null()) {

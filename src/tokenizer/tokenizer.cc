@@ -20,6 +20,10 @@ Tokenizer::Tokenizer(TokenizerParts parts)
     if (id < 0) fail("added token \"{}\" has a negative id", parts_.added_tokens[i].content);
     if (added_by_id_[static_cast<size_t>(id)] < 0) added_by_id_[static_cast<size_t>(id)] = static_cast<int32_t>(i);
   }
+  // BOS / EOS the post-processor adds must be tokens, or encode() would emit ids past the vocabulary.
+  for (const auto* ids : {&parts_.prefix_tokens, &parts_.suffix_tokens})
+    for (int32_t id : *ids)
+      if (id < 0 || id >= n_vocab_) fail("tokenizer: added special token id {} is outside the vocabulary (size {})", id, n_vocab_);
 }
 
 void Tokenizer::encode_text(std::string_view text, bool first_segment, bool parse_special, std::vector<int32_t>& out) const {

@@ -12,6 +12,9 @@
 #include <sstream>
 
 #include "chat/chat_template.h"
+#include "chat/jinja_interpreter.h"
+#include "chat/jinja_lexer.h"
+#include "chat/jinja_parser.h"
 #include "test_paths.h"
 #include "util/error.h"
 
@@ -266,6 +269,32 @@ TEST(JinjaErrors, RuntimeErrorsNameTheirLine) {
   // The sandbox HF uses refuses in-place list mutation.
   const std::string e4 = error_of([] { render("{% set l = [] %}{{ l.append(1) }}"); });
   EXPECT_NE(e4.find("unsafe"), std::string::npos) << e4;
+}
+
+// A macro is a closure over the frame that defines it, and that frame holds the macro: rendering
+// such a template (many chat templates define macros) leaked the frame and every context value
+// — the whole conversation — on each request (found by tests/fuzz/fuzz_jinja, LeakSanitizer).
+TEST(JinjaMemory, RenderingMacrosFreesTheContext) {
+  for (const std::string source : {"{% macro m(x) %}{{ x }}{% endmacro %}{{ m(messages|length) }}",
+                                   "{% set ns = namespace(f=none) %}{% for i in range(3) %}{% macro m() %}{{ i }}{% endmacro %}"
+                                   "{% set ns.f = m %}{% endfor %}{{ ns.f() }}",
+                                   "{% for x in messages recursive %}{{ loop(x) if x is iterable and x is not string }}{% endfor %}",
+                                   "{% call(x) self_missing %}{% endcall %}"}) {
+    auto messages = std::make_shared<jinja::List>();
+    messages->items.push_back(jinja::Value("hi"));
+    const std::weak_ptr<jinja::List> watch = messages;
+    {
+      std::map<std::string, jinja::Value> vars{{"messages", jinja::Value(std::move(messages))}};
+      const std::string normalized = jinja::normalize_template_source(source);
+      try {
+        const jinja::Body body = jinja::parse_template(normalized);
+        std::printf("render %s -> %s\n", source.c_str(), jinja::render_template(normalized, body, vars).c_str());
+      } catch (const Error& e) {
+        std::printf("render %s -> error %s\n", source.c_str(), e.what());
+      }
+    }
+    EXPECT_TRUE(watch.expired()) << "the context outlived the render of " << source;
+  }
 }
 
 TEST(JinjaLimits, RecursionIsBounded) {

@@ -28,6 +28,21 @@ TEST(ModelName, RejectsNamesThatLeaveTheCache) {
   }
 }
 
+// The paths a hub lists are joined under model_dir(): a hostile or broken server must not make
+// pull write outside the cache ("../", absolute paths, backslashes, NUL bytes).
+TEST(HubPaths, RejectsPathsThatLeaveTheModelDirectory) {
+  for (const char* good : {"config.json", "model-00001-of-00002.safetensors", "sub/dir/m-Q4_K_M.gguf", "a.b-c_d"})
+    EXPECT_TRUE(is_safe_hub_path(good)) << good;
+  for (const std::string& bad : std::vector<std::string>{"", "../x.gguf", "a/../../x.gguf", "..", "/etc/passwd", "\\\\server\\x", "a\\..\\b",
+                                std::string("x\0/../../y", 11), "a\nb", "sub/..\\x"})
+    EXPECT_FALSE(is_safe_hub_path(bad)) << bad;
+  // select_files keeps GGUFs in subfolders, so the check after it is what stops "../".
+  const std::vector<RemoteFile> hostile = {{"../../../outside.gguf"}};
+  const std::vector<RemoteFile> picked = select_files(hostile, parse_model_name("a/b"));
+  ASSERT_EQ(picked.size(), 1u);
+  EXPECT_FALSE(is_safe_hub_path(picked[0].path));
+}
+
 TEST(ModelName, CachePathsFollowDragonHome) {
   const char* old = std::getenv("DRAGON_HOME");
   const std::string saved = old ? old : "";

@@ -106,6 +106,12 @@ TEST_F(HFDir, InvalidConfigJsonNamesPathAndPosition) {
   expect_error({(dir_ / "config.json").string(), "invalid JSON", "line 3"});
 }
 
+TEST_F(HFDir, NumberOutOfRangeInConfigIsNamed) {
+  write_text("config.json", "{\"rope_theta\": 1e999}");
+  write_weights(dir_, {"a"});
+  expect_error({(dir_ / "config.json").string(), "invalid JSON", "1e999"});
+}
+
 TEST_F(HFDir, InvalidGenerationConfigIsNamed) {
   write_text("config.json", "{}");
   write_text("generation_config.json", "[1,");

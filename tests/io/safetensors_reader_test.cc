@@ -147,6 +147,13 @@ TEST_F(SafetensorsReader, RejectsBadJson) {
   expect_error(write_file(header, "abcd"), {"not valid JSON", "header byte"});
 }
 
+// A number beyond double's range makes nlohmann throw out_of_range, not parse_error: it must
+// still be a dragon::Error naming the file, not an internal error (found by fuzzing).
+TEST_F(SafetensorsReader, RejectsNumberOutOfRange) {
+  const std::string header = R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"x":1e999})";
+  expect_error(write_file(header, "abcd"), {"not valid JSON", "1e999"});
+}
+
 TEST_F(SafetensorsReader, RejectsHeaderThatIsNotAnObject) {
   expect_error(write_file("[1, 2]  ", ""), {"expected an object"});
 }

@@ -367,6 +367,35 @@ TEST_F(RoutesTest, OllamaChatGenerateTagsShowVersion) {
   EXPECT_TRUE(json::parse(res->body)["error"].is_string());
 }
 
+// Ollama flags of the wrong type are the client's mistake (400), not an internal error (500):
+// json's value("stream", true) threw a type_error (found by tests/fuzz/fuzz_server_request).
+TEST_F(RoutesTest, OllamaFieldsOfTheWrongTypeAre400) {
+  start();
+  const json msgs = {{{"role", "user"}, {"content", "hi"}}};
+  const std::vector<std::pair<std::string, json>> cases = {
+      {"/api/chat", {{"model", "tiny-qwen3"}, {"messages", msgs}, {"stream", 0}}},
+      {"/api/generate", {{"model", "tiny-qwen3"}, {"prompt", "hi"}, {"stream", "no"}}},
+      {"/api/generate", {{"model", "tiny-qwen3"}, {"prompt", "hi"}, {"raw", 1}}},
+      {"/api/show", {{"model", 5}}},
+      {"/api/show", {{"name", json::array()}}}};
+  for (const auto& [path, body] : cases) {
+    auto res = post(path, body);
+    ASSERT_TRUE(res) << path;
+    std::printf("%s %s -> %d %s\n", path.c_str(), body.dump().c_str(), res->status, res->body.c_str());
+    EXPECT_EQ(res->status, 400) << path << " " << body.dump();
+    EXPECT_TRUE(json::parse(res->body)["error"].is_string());
+  }
+  // Not JSON at all, with a number beyond double's range: nlohmann's out_of_range, once a 500.
+  auto bad = client_->Post("/v1/chat/completions", "2222222222222222222222e22222222222222 \"tiny\"", "application/json");
+  ASSERT_TRUE(bad);
+  std::printf("number overflow body -> %d %s\n", bad->status, bad->body.c_str());
+  EXPECT_EQ(bad->status, 400);
+  // Null still means "the default".
+  auto res = post("/api/chat", {{"model", "tiny-qwen3"}, {"messages", msgs}, {"stream", nullptr}, {"raw", nullptr}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
 TEST_F(RoutesTest, MetricsCountRequestsAndLatencies) {
   start();
   ASSERT_EQ(post("/v1/chat/completions", chat_body("hi"))->status, 200);

@@ -30,6 +30,30 @@ TEST(Utf8Repair, ReplacesLikePython) {
   EXPECT_EQ(repair_utf8("\xf0\x9f\x90\x89"), "\xf0\x9f\x90\x89");       // 🐉 unchanged
 }
 
+// Ids in tokenizer.json that are not integers in range: a float id made json's get<int32_t>()
+// undefined behaviour (found by tests/fuzz/fuzz_tokenizer_json with UBSan), a huge added-token id
+// overflowed the vocabulary size, a post-processor id past the vocabulary leaked into encode().
+TEST(Tokenizer, TokenIdsInTokenizerJsonAreChecked) {
+  const auto with = [](const char* vocab, const char* added, const char* post) {
+    return nlohmann::json::parse(std::string(R"({"model": {"type": "BPE", "vocab": )") + vocab + R"(, "merges": []},
+      "added_tokens": )" + added + R"(, "post_processor": )" + post + "}");
+  };
+  const char* no_post = "null";
+  EXPECT_NO_THROW(load_tokenizer_json(with(R"({"a": 0, "b": 1})", "[]", no_post), nullptr));
+  for (const auto& tj : {with(R"({"a": 0, "b": 4.1e88})", "[]", no_post), with(R"({"a": 0, "b": -1})", "[]", no_post),
+                         with(R"({"a": 0})", R"([{"id": 4.1e88, "content": "<s>"}])", no_post),
+                         with(R"({"a": 0})", R"([{"id": 2147483647, "content": "<s>"}])", no_post),
+                         with(R"({"a": 0})", "[]", R"({"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>"}},
+                              {"Sequence": {"id": "A"}}], "special_tokens": {"<s>": {"ids": [7]}}})")}) {
+    try {
+      load_tokenizer_json(tj, nullptr);
+      ADD_FAILURE() << "accepted " << tj.dump();
+    } catch (const Error& e) {
+      std::printf("  error: %s\n", e.what());
+    }
+  }
+}
+
 TEST(Tokenizer, InvalidUtf8IsEncodedAsReplacementCharacter) {
   const auto& t = qwen3();
   EXPECT_EQ(t.encode("ok\xff", false), t.encode("ok\xEF\xBF\xBD", false));
