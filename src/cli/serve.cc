@@ -12,10 +12,12 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "chat/tool_call_parser.h"
 #include "cli/commands.h"
+#include "eval/cost.h"
 #include "runtime/engine.h"
 #include "runtime/model.h"
 #include "server/backend.h"
@@ -37,6 +39,7 @@ struct ServeOptions {
   size_t max_queue = 256;
   int timeout_s = 600;
   int max_body_mb = 8;
+  std::optional<double> usd_per_hour, watts, usd_per_kwh;  // the machine's cost, for /metrics
 };
 
 // For /api/tags and /api/show: family, parameter count, the dtype most bytes are in.
@@ -119,6 +122,10 @@ int run_serve(const ServeOptions& o) {
   so.max_body_bytes = size_t(o.max_body_mb) << 20;
   so.request_timeout = std::chrono::seconds(o.timeout_s);
   so.http_threads = std::max(16, 2 * o.parallel + 8);
+  if (o.usd_per_hour && (o.watts || o.usd_per_kwh)) fail("give --usd-per-hour, or --watts with --usd-per-kwh, not both");
+  if (o.watts.has_value() != o.usd_per_kwh.has_value()) fail("--watts and --usd-per-kwh go together");
+  if (o.usd_per_hour) so.usd_per_hour = *o.usd_per_hour;
+  if (o.watts) so.usd_per_hour = eval::usd_per_hour_from_power(*o.watts, *o.usd_per_kwh);
   server::HttpServer http(backend, served, so);
   const int port = http.bind();
   fmt::print(stderr, "serve: {} ({}, {} slots x {} positions, {} threads, tool calls: {}) on http://{}:{}{}\n",
@@ -158,6 +165,11 @@ void register_serve(CLI::App& app, const SetRunner& set_runner) {
   cmd->add_option("--max-queue", o->max_queue, "waiting requests beyond this get 503");
   cmd->add_option("--timeout", o->timeout_s, "seconds a request may run before it is cancelled")->check(CLI::Range(1, 86400));
   cmd->add_option("--max-body-mb", o->max_body_mb, "larger request bodies get 413")->check(CLI::Range(1, 1024));
+  cmd->add_option("--usd-per-hour", o->usd_per_hour, "the machine's cost per hour: /metrics then reports $ per million tokens")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--watts", o->watts, "power drawn under load (with --usd-per-kwh, instead of --usd-per-hour)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--usd-per-kwh", o->usd_per_kwh, "electricity price (with --watts)")->check(CLI::PositiveNumber);
   cmd->callback([o, set_runner] { set_runner([o] { return run_serve(*o); }); });
 }
 

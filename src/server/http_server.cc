@@ -12,6 +12,7 @@ namespace dragon::server {
 
 HttpServer::HttpServer(Backend& backend, const ServedModel& model, ServerOptions options)
     : ctx_{backend, model, std::move(options), {}}, http_(std::make_unique<httplib::Server>()) {
+  ctx_.metrics.set_machine_cost(ctx_.options.usd_per_hour);
   httplib::Server& http = *http_;
   // One connection per thread: each streaming client holds one for its whole answer.
   const size_t threads = size_t(std::max(4, ctx_.options.http_threads));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 
 namespace dragon::server {
 
@@ -93,6 +94,20 @@ std::string Metrics::render(const EngineStats& s) const {
          s.preemptions_total);
   metric(out, "dragon_prefix_cache_evictions_total", "counter", "Cached KV blocks evicted to make room.",
          s.prefix_cache_evictions_total);
+  if (usd_per_hour_ > 0) {
+    // The machine costs the same whether it serves or idles, so a million tokens cost the time
+    // accrued so far over the tokens served so far: it falls as the load rises.
+    const double hours = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count() / 3600;
+    const double usd = usd_per_hour_ * hours;
+    const double all_tokens = double(s.prompt_tokens_total + s.generated_tokens_total);
+    metric(out, "dragon_machine_usd_per_hour", "gauge", "The machine's configured running cost.", usd_per_hour_);
+    metric(out, "dragon_machine_cost_usd_total", "counter", "What the machine has cost since the server started.", usd);
+    metric(out, "dragon_cost_usd_per_million_tokens", "gauge",
+           "Machine cost so far per million tokens served (prompt + generated).", all_tokens > 0 ? usd / all_tokens * 1e6 : 0.0);
+    metric(out, "dragon_cost_usd_per_million_generated_tokens", "gauge",
+           "Machine cost so far per million generated tokens.",
+           s.generated_tokens_total ? usd / double(s.generated_tokens_total) * 1e6 : 0.0);
+  }
   return out;
 }
 

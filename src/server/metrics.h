@@ -2,9 +2,12 @@
 // requests by route and status) and latency histograms it measures from the token callbacks
 // (time to first token, inter-token latency), plus the engine's gauges and counters from
 // Engine::stats() (requests running / waiting, tokens, mean batch size, KV usage, prefix-cache
-// hits).
+// hits), and — when the machine's cost is configured (serve --usd-per-hour, or --watts with
+// --usd-per-kwh) — what serving has cost so far and what a million tokens cost at the current
+// load, the live counterpart of `dragon cost`.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -38,6 +41,8 @@ class Metrics {
   void observe_ttft(double seconds);
   void observe_inter_token(double seconds);
   void count_finish(const char* reason);
+  // The machine's running cost in $/hour, accrued from the server's start (0: not configured).
+  void set_machine_cost(double usd_per_hour) { usd_per_hour_ = usd_per_hour; }
   std::string render(const EngineStats& stats) const;
 
  private:
@@ -45,6 +50,8 @@ class Metrics {
   std::map<std::pair<std::string, int>, uint64_t> http_;
   std::map<std::string, uint64_t> finishes_;
   Histogram ttft_, inter_token_;
+  double usd_per_hour_ = 0;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace dragon::server

@@ -20,6 +20,7 @@ struct ServerOptions {
   std::chrono::seconds request_timeout{600};  // a request running longer is cancelled
   int http_threads = 16;               // connections served at once (streams hold one each)
   bool log_requests = true;            // one line per request to stderr (never the prompt text)
+  double usd_per_hour = 0;             // the machine's cost, for /metrics (0 = not configured)
 };
 
 struct ServerContext {

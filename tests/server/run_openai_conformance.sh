@@ -24,7 +24,7 @@ expected=$(timeout 120 "$DRAGON" run --model "$MODEL" -n 16 --temp 0 "你好" 2>
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 KEY=test-key-123
 "$DRAGON" serve --model "$MODEL" --name tiny --port "$PORT" --api-key "$KEY" --ctx 512 --parallel 2 --threads 2 \
-  >"$TMP/server.log" 2>&1 &
+  --usd-per-hour 36 >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
   curl -sf -m 2 "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
@@ -71,6 +71,15 @@ for name in ("dragon_http_requests_total", "dragon_time_to_first_token_seconds_b
              "dragon_kv_usage_ratio", "dragon_generated_tokens_total"):
     assert name in metrics, name
 gen = sum(float(l.split()[-1]) for l in metrics.splitlines() if l.startswith("dragon_generated_tokens_total"))
+# --usd-per-hour 36: the machine's cost so far over the tokens served so far (the live `dragon cost`).
+value = {l.split()[0]: float(l.split()[1]) for l in metrics.splitlines() if l and not l.startswith("#") and "{" not in l}
+prompt = value["dragon_prompt_tokens_total"]
+usd, per_mtok = value["dragon_machine_cost_usd_total"], value["dragon_cost_usd_per_million_tokens"]
+assert value["dragon_machine_usd_per_hour"] == 36, value["dragon_machine_usd_per_hour"]
+assert 0 < usd < 36 * 600 / 3600, usd  # the server has run for less than 10 minutes
+assert abs(per_mtok - usd / (prompt + gen) * 1e6) <= 1e-6 * per_mtok, (per_mtok, usd, prompt, gen)
+assert abs(value["dragon_cost_usd_per_million_generated_tokens"] - usd / gen * 1e6) <= 1e-6 * per_mtok
+print(f"  cost: ${usd:.5f} so far at $36/h, ${per_mtok:.2f} per million tokens ({prompt:.0f} prompt + {gen:.0f} generated)")
 print(f"  ollama: /api/chat {chat['eval_count']} tokens, /api/generate {len(lines)} NDJSON lines, format schema gave {fmt}; tags, show, version ok")
 print(f"  metrics: {len(metrics.splitlines())} lines, {gen:.0f} tokens generated in all")
 PYEOF
