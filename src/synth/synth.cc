@@ -80,8 +80,16 @@ DType gguf_tensor_type(DType requested, int64_t row_length) {
     case DType::Q4_K:
       if (row_length % 256 == 0) return DType::Q4_K;
       return row_length % 32 == 0 ? DType::Q5_0 : DType::F16;
-    case DType::Q8_0:
+    // Rows that do not fill a super-block of 256 fall back as llama.cpp's quantizer does.
+    case DType::Q5_K:
+      if (row_length % 256 == 0) return DType::Q5_K;
+      return row_length % 32 == 0 ? DType::Q5_1 : DType::F16;
+    case DType::Q6_K:
+      if (row_length % 256 == 0) return DType::Q6_K;
       return row_length % 32 == 0 ? DType::Q8_0 : DType::F16;
+    case DType::Q8_0:
+    case DType::Q4_0:
+      return row_length % 32 == 0 ? requested : DType::F16;
     default:
       return requested;
   }
@@ -92,7 +100,10 @@ uint32_t gguf_file_type(DType requested) {
     case DType::F32: return 0;   // LLAMA_FTYPE_ALL_F32
     case DType::F16: return 1;   // LLAMA_FTYPE_MOSTLY_F16
     case DType::Q8_0: return 7;  // LLAMA_FTYPE_MOSTLY_Q8_0
+    case DType::Q4_0: return 2;  // LLAMA_FTYPE_MOSTLY_Q4_0
     case DType::Q4_K: return 14; // LLAMA_FTYPE_MOSTLY_Q4_K_S: every quantizable tensor Q4_K
+    case DType::Q5_K: return 16; // LLAMA_FTYPE_MOSTLY_Q5_K_S
+    case DType::Q6_K: return 18; // LLAMA_FTYPE_MOSTLY_Q6_K
     case DType::BF16: return 32; // LLAMA_FTYPE_MOSTLY_BF16
     default: fail("no GGUF file type for {}", dtype_name(requested));
   }
