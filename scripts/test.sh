@@ -75,7 +75,8 @@ rm -f "$ctest_log"
 while IFS= read -r script; do
   echo "== $script =="
   start=$(date +%s)
-  if bash "$script"; then
+  # </dev/null: a script (or a tool in it) that reads stdin must not eat the list of scripts.
+  if bash "$script" </dev/null; then
     passed=$((passed + 1)); echo "-- PASS $script ($(( $(date +%s) - start ))s)"
   else
     failed=$((failed + 1)); failures+=("$script"); echo "-- FAIL $script ($(( $(date +%s) - start ))s)"
