@@ -8,6 +8,13 @@
 
 namespace dragon::simd {
 
+// Four int8 values as one int32 (unaligned), for broadcasting to every lane.
+inline int32_t load_i32(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
 // Q4_K / Q5_K pack eight 6-bit scales and eight 6-bit mins into 12 bytes (block_layout.h). This
 // unpacks all sixteen at once with 32-bit masks instead of one field at a time:
 //   scales 0-3 = low 6 bits of bytes 0-3; mins 0-3 = low 6 bits of bytes 4-7;

@@ -10,7 +10,7 @@
 
 #include <immintrin.h>
 
-#include <cstring>
+#include "kernels/dot_simd_common.h"
 
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
@@ -23,11 +23,7 @@ namespace dragon {
 
 namespace {
 
-inline int32_t load_i32(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
+using simd::load_i32;
 
 // Rows 8h .. 8h+7 of the group against NT tokens starting at token t0.
 template <int NT>

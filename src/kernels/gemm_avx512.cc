@@ -10,7 +10,7 @@
 
 #include <immintrin.h>
 
-#include <cstring>
+#include "kernels/dot_simd_common.h"
 
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"))), \
@@ -26,11 +26,7 @@ namespace dragon {
 
 namespace {
 
-inline int32_t load_i32(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
+using simd::load_i32;
 
 template <int NT>
 void tile(const uint8_t* group, int64_t blocks, const GemmTokens& tokens, float* out) {

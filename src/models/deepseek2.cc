@@ -62,12 +62,7 @@ class DeepSeek2 final : public DecoderModel, public RoutingTraceable, public Mtp
     if (on && has_mtp_) load_mtp();
   }
   const Activations& hidden() const override { return hidden_; }
-  ModelConfig mtp_cache_config() const override {
-    ModelConfig one = c_;
-    one.n_layers = 1;
-    one.n_nextn_layers = 0;
-    return one;
-  }
+  ModelConfig mtp_cache_config() const override { return blocks::mtp_cache_config(c_); }
   Activations mtp_forward(const Activations& hidden, const Batch& batch, KVCache& cache, ThreadPool& pool,
                           Activations* out_hidden) override {
     if (!has_mtp_) fail("{}: the model has no MTP layer", opened_.path);

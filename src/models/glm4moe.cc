@@ -64,12 +64,7 @@ class Glm4Moe final : public DecoderModel, public RoutingTraceable, public MtpMo
   int64_t n_mtp_layers() const override { return has_mtp_ ? 1 : 0; }
   void keep_hidden(bool on) override { keep_hidden_ = on; }
   const Activations& hidden() const override { return hidden_; }
-  ModelConfig mtp_cache_config() const override {
-    ModelConfig one = c_;
-    one.n_layers = 1;
-    one.n_nextn_layers = 0;
-    return one;
-  }
+  ModelConfig mtp_cache_config() const override { return blocks::mtp_cache_config(c_); }
   Activations mtp_forward(const Activations& hidden, const Batch& batch, KVCache& cache, ThreadPool& pool,
                           Activations* out_hidden) override {
     if (!has_mtp_) fail("{}: the model has no MTP layer", opened_.path);

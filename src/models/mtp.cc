@@ -27,6 +27,13 @@ MtpHeadWeights load_mtp_head(const Weights& w, const Weights& main, const ModelC
   return m;
 }
 
+ModelConfig mtp_cache_config(const ModelConfig& main) {
+  ModelConfig one = main;
+  one.n_layers = 1;
+  one.n_nextn_layers = 0;
+  return one;
+}
+
 Activations mtp_input(const MtpHeadWeights& m, const Activations& hidden, const Batch& batch, double eps,
                       ThreadPool& pool) {
   if (hidden.rows != batch.size()) fail("MTP: {} hidden states for a batch of {} tokens", hidden.rows, batch.size());

@@ -59,6 +59,9 @@ struct MtpHeadWeights {
 // (the same object, except for a DeepSeek-V3 HF directory: see load_hf_mtp_weights).
 MtpHeadWeights load_mtp_head(const Weights& w, const Weights& main, const ModelConfig& c, int64_t il);
 
+// The MTP layer's own KV cache: the main model's config with one layer and no MTP layers.
+ModelConfig mtp_cache_config(const ModelConfig& main);
+
 // x = eh_proj([enorm(embed(tokens)) ; hnorm(hidden)]) for every batch row.
 Activations mtp_input(const MtpHeadWeights& m, const Activations& hidden, const Batch& batch, double eps,
                       ThreadPool& pool);
