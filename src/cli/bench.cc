@@ -29,6 +29,7 @@ struct BenchCliOptions {
   int64_t n_prompt = 512, n_gen = 128;
   int threads = default_thread_count();  // one per physical core unless -t says otherwise
   int reps = 3;
+  int sequences = 1;
   std::string kv_type = "f16";
   bool json = false;
   bool membw = false;
@@ -56,6 +57,7 @@ int run_membw(const BenchCliOptions& o) {
 
 int run_speculative_bench(const BenchCliOptions& o) {
   if (o.model.empty()) fail("bench: --model is required");
+  if (o.sequences > 1) fail("bench: --parallel measures plain decoding; speculative decoding is benched one sequence at a time");
   auto model = build_model(open_model(o.model));
   std::unique_ptr<Model> draft;
   if (!o.draft_model.empty()) {
@@ -114,6 +116,7 @@ int run_model_bench(const BenchCliOptions& o) {
   options.n_prompt = o.n_prompt;
   options.n_gen = o.n_gen;
   options.reps = o.reps;
+  options.sequences = o.sequences;
   options.kv_type = o.kv_type == "f32" ? CacheType::F32 : CacheType::F16;
   const BenchRuns runs = run_bench(*model, options, pool);
   // Measured after the model runs so the buffer does not compete with it for memory, and with
@@ -121,7 +124,10 @@ int run_model_bench(const BenchCliOptions& o) {
   const double bandwidth = o.skip_membw ? 0.0 : measure_read_bandwidth(pool, static_cast<uint64_t>(o.membw_mib) << 20, 3);
 
   const double pp = mean(runs.pp_tokens_per_s), tg = mean(runs.tg_tokens_per_s);
-  const double tg_bytes_per_s = tg * static_cast<double>(traffic.per_token_bytes);
+  // A step reads the weights once however many sequences it carries (routed experts: a lower
+  // bound, as different sequences may pick different experts).
+  const double tg_bytes_per_s = tg / o.sequences * static_cast<double>(traffic.per_token_bytes);
+  const double roofline = bandwidth > 0 ? bandwidth / static_cast<double>(traffic.per_token_bytes) * o.sequences : 0.0;
   const double fraction = bandwidth > 0 ? tg_bytes_per_s / bandwidth : 0.0;
   const std::string kernel = attention_kernel_name(best_attention_kernel());
   if (o.json) {
@@ -132,6 +138,7 @@ int run_model_bench(const BenchCliOptions& o) {
                         {"n_prompt", o.n_prompt},
                         {"n_gen", o.n_gen},
                         {"reps", o.reps},
+                        {"sequences", o.sequences},
                         {"kv_type", o.kv_type},
                         {"attention_kernel", kernel},
                         {"weight_bytes", traffic.total_bytes},
@@ -151,14 +158,16 @@ int run_model_bench(const BenchCliOptions& o) {
       j["membw_gb_per_s"] = bandwidth / kGB;
       if (!runs.tg_tokens_per_s.empty()) {
         j["roofline_fraction"] = fraction;
-        j["roofline_tokens_per_s"] = bandwidth / static_cast<double>(traffic.per_token_bytes);
+        j["roofline_tokens_per_s"] = roofline;
       }
     }
     fmt::print("{}\n", j.dump());
     return 0;
   }
-  fmt::print("model: {} ({}, {}), {} threads, kv {}, attention {}, {} repetitions\n", o.model, config.arch, format,
-             o.threads, o.kv_type, kernel, o.reps);
+  fmt::print("model: {} ({}, {}), {} threads, kv {}, attention {}, {} repetitions{}\n", o.model, config.arch, format,
+             o.threads, o.kv_type, kernel, o.reps,
+             o.sequences > 1 ? fmt::format(", {} sequences decoded together (tokens/s summed over them)", o.sequences)
+                             : "");
   fmt::print("weights: {:.3f} GB in the file, {:.3f} GB read per generated token{}\n", traffic.total_bytes / kGB,
              traffic.per_token_bytes / kGB,
              config.n_experts > 0 ? fmt::format(" ({} of {} routed experts active)", config.n_experts_used, config.n_experts)
@@ -170,7 +179,7 @@ int run_model_bench(const BenchCliOptions& o) {
                stdev(runs.tg_tokens_per_s), tg_bytes_per_s / kGB);
     if (bandwidth > 0)
       fmt::print(", {:.0f} % of the measured read bandwidth ({:.1f} GB/s; roofline {:.1f} tokens/s)", 100 * fraction,
-                 bandwidth / kGB, bandwidth / static_cast<double>(traffic.per_token_bytes));
+                 bandwidth / kGB, roofline);
     fmt::print("\n");
   }
   return 0;
@@ -186,6 +195,9 @@ void register_bench(CLI::App& app, const SetRunner& set_runner) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   cmd->add_option("-t,--threads", o->threads, "threads (default: one per physical core)")->check(CLI::Range(1, 256));
   cmd->add_option("-r,--reps", o->reps, "repetitions (at least 1)");
+  cmd->add_option("--parallel", o->sequences,
+                  "sequences prefilled and decoded together, one token each per step, as a server batches streams")
+      ->check(CLI::Range(1, 256));
   cmd->add_option("--kv-type", o->kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->add_flag("--membw", o->membw, "measure the read bandwidth only");

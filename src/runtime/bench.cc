@@ -108,6 +108,8 @@ BenchRuns run_bench(Model& model, const BenchOptions& o, ThreadPool& pool) {
   if (o.n_prompt < 0 || o.n_gen < 0) fail("bench: negative token counts (-p {}, -n {})", o.n_prompt, o.n_gen);
   if (o.n_prompt == 0 && o.n_gen == 0) fail("bench: nothing to measure (-p 0 and -n 0)");
   if (o.reps < 1) fail("bench: -r {}: at least one repetition", o.reps);
+  if (o.sequences < 1 || o.sequences > 256) fail("bench: --parallel {}: 1 to 256 sequences", o.sequences);
+  const int n_seq = o.sequences;
   const int64_t n_ctx = std::max<int64_t>(o.n_prompt + o.n_gen, 8);
   if (o.n_prompt + o.n_gen > c.context_length)
     fail("bench: -p {} + -n {} = {} positions, more than the model's context of {}", o.n_prompt, o.n_gen,
@@ -115,7 +117,7 @@ BenchRuns run_bench(Model& model, const BenchOptions& o, ThreadPool& pool) {
   // Prompt ids as llama_oracle's bench makes them, so both engines see the same tokens.
   auto prompt_token = [&](int64_t i) { return static_cast<int32_t>((i * 7 + 1) % c.vocab_size); };
 
-  KVCache cache(c, n_ctx, 1, o.kv_type);
+  KVCache cache(c, n_ctx, n_seq, o.kv_type);
   {
     Batch warm;
     const int64_t n = std::min<int64_t>(std::max<int64_t>(o.n_prompt, 1), 8);
@@ -125,28 +127,31 @@ BenchRuns run_bench(Model& model, const BenchOptions& o, ThreadPool& pool) {
   }
 
   BenchRuns runs;
+  std::vector<int32_t> next(static_cast<size_t>(n_seq));
   for (int r = 0; r < o.reps; ++r) {
-    cache.clear(0);
-    int32_t next = 1;  // with no prompt, generation starts from token 1 at position 0
+    for (int s = 0; s < n_seq; ++s) cache.clear(s);
+    // With no prompt, generation starts from token 1 at position 0.
+    std::fill(next.begin(), next.end(), 1);
     if (o.n_prompt > 0) {
       Batch batch;
-      for (int64_t i = 0; i < o.n_prompt; ++i) batch.add(prompt_token(i), i, 0, i + 1 == o.n_prompt);
+      for (int s = 0; s < n_seq; ++s)
+        for (int64_t i = 0; i < o.n_prompt; ++i) batch.add(prompt_token(i), i, s, i + 1 == o.n_prompt);
       const auto start = Clock::now();
       cache.begin_batch(batch);
       const Activations logits = model.forward(batch, cache, pool);
-      runs.pp_tokens_per_s.push_back(static_cast<double>(o.n_prompt) / seconds_since(start));
-      next = argmax(logits.row(0), c.vocab_size);
+      runs.pp_tokens_per_s.push_back(static_cast<double>(o.n_prompt * n_seq) / seconds_since(start));
+      for (int s = 0; s < n_seq; ++s) next[s] = argmax(logits.row(s), c.vocab_size);
     }
     if (o.n_gen > 0) {
       const auto start = Clock::now();
       for (int64_t i = 0; i < o.n_gen; ++i) {
         Batch step;
-        step.add(next, o.n_prompt + i, 0, true);
+        for (int s = 0; s < n_seq; ++s) step.add(next[s], o.n_prompt + i, s, true);
         cache.begin_batch(step);
         const Activations logits = model.forward(step, cache, pool);
-        next = argmax(logits.row(0), c.vocab_size);
+        for (int s = 0; s < n_seq; ++s) next[s] = argmax(logits.row(s), c.vocab_size);
       }
-      runs.tg_tokens_per_s.push_back(static_cast<double>(o.n_gen) / seconds_since(start));
+      runs.tg_tokens_per_s.push_back(static_cast<double>(o.n_gen * n_seq) / seconds_since(start));
     }
   }
   return runs;

@@ -34,10 +34,15 @@ struct BenchOptions {
   int64_t n_gen = 128;     // single-token steps after the prompt (0 = skip)
   int reps = 3;
   CacheType kv_type = CacheType::F16;
+  // Independent sequences decoded together, as a server batches its streams: each gets the
+  // prompt (all of them in one batch) and every generation step carries one token per sequence,
+  // so the weights are read once per step for all of them.
+  int sequences = 1;
 };
 
 struct BenchRuns {
-  std::vector<double> pp_tokens_per_s, tg_tokens_per_s;  // one entry per repetition
+  // One entry per repetition; with several sequences these are totals over all of them.
+  std::vector<double> pp_tokens_per_s, tg_tokens_per_s;
 };
 
 // Runs `reps` repetitions after one untimed warm-up (pages the weights in). Each repetition:

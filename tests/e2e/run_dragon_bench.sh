@@ -5,7 +5,8 @@
 #  2. the text report names both speeds; -p 0 / -n 0 measure one side only;
 #  3. bytes per token: a Q8_0 file reads fewer bytes than the same model in F32;
 #     a tiny MoE reads only its active experts' share of the expert tensors;
-#  4. --membw alone reports a positive bandwidth;
+#  4. --membw alone reports a positive bandwidth; --parallel 4 decodes four sequences per step
+#     and reports their summed speed;
 #  5. errors (no model, nothing to measure, -r 0, -p past the context, missing file) exit 1
 #     with "dragon: error:".
 # Prints the figures it measured; exits non-zero on the first failed check.
@@ -87,6 +88,19 @@ PYEOF
 "$DRAGON" bench --membw -t 2 --membw-mib 64 --json >"$TMP/bw.json" || fail "--membw exited $?"
 "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['membw_gb_per_s'] > 0; print(f\"  --membw: {j['membw_gb_per_s']:.1f} GB/s (64 MiB, 2 threads)\")" "$TMP/bw.json" ||
   fail "--membw JSON"
+
+# --parallel: four sequences per step (speed is printed, not asserted: this tiny model's step is
+# dominated by the 151,936-row output head, which batching does not make cheaper per token).
+"$DRAGON" bench --model "$TMP/q8.gguf" -p 8 -n 8 -r 2 --parallel 4 --no-membw --json >"$TMP/par.json" ||
+  fail "--parallel 4 exited $?"
+"$PY" - "$TMP/par.json" "$TMP/tg.json" <<'PYEOF' || fail "--parallel JSON"
+import json, sys
+par, one = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert par["sequences"] == 4, par
+assert par["tg_tokens_per_s"] > 0 and par["pp_tokens_per_s"] > 0 and len(par["tg_runs"]) == 2, par
+ratio = par["tg_tokens_per_s"] / one["tg_tokens_per_s"]
+print(f"  --parallel 4: pp {par['pp_tokens_per_s']:.1f} tok/s, tg {par['tg_tokens_per_s']:.1f} tok/s summed = {ratio:.2f}x one sequence")
+PYEOF
 
 # 5. errors
 expect_error() {  # expect_error WHAT ARGS...: exit 1 and one "dragon: error:" line
