@@ -72,11 +72,14 @@ JsonSchemaConstraint::JsonSchemaConstraint(std::vector<ConstraintSegment> segmen
                                            std::vector<int32_t> stop_tokens, int64_t max_tokens)
     : segments_(normalized(std::move(segments))), table_(std::move(table)), stop_tokens_(std::move(stop_tokens)),
       tokens_left_(max_tokens), state_{0, 0, SchemaMatcher(any_schema())}, probe_{0, 0, SchemaMatcher(any_schema())} {
+  literal_costs_.resize(segments_.size());
+  for (size_t i = 0; i < segments_.size(); ++i)
+    if (segments_[i].kind == ConstraintSegment::Kind::Literal) literal_costs_[i] = literal_token_costs(segments_[i].text);
   rest_.assign(segments_.size() + 1, 0);
   for (size_t i = segments_.size(); i-- > 0;) {
     State s{i, 0, SchemaMatcher(any_schema())};
     enter(s, i);
-    const int64_t own = segments_[i].kind == ConstraintSegment::Kind::Literal ? int64_t(segments_[i].text.size())
+    const int64_t own = segments_[i].kind == ConstraintSegment::Kind::Literal ? int64_t(literal_costs_[i][0])
                                                                               : s.matcher.min_completion();
     rest_[i] = std::min<int64_t>(own + rest_[i + 1], std::numeric_limits<int32_t>::max());
   }
@@ -136,8 +139,25 @@ bool JsonSchemaConstraint::advance(State& s, std::string_view bytes) const {
 int64_t JsonSchemaConstraint::completion(const State& s) const {
   if (s.seg >= segments_.size()) return 0;
   const ConstraintSegment& g = segments_[s.seg];
-  const int64_t own = g.kind == ConstraintSegment::Kind::Literal ? int64_t(g.text.size() - s.lit_at) : s.matcher.min_completion();
+  const int64_t own =
+      g.kind == ConstraintSegment::Kind::Literal ? int64_t(literal_costs_[s.seg][s.lit_at]) : s.matcher.min_completion();
   return own + rest_[s.seg + 1];
+}
+
+std::vector<int32_t> JsonSchemaConstraint::literal_token_costs(const std::string& text) const {
+  const size_t n = text.size();
+  std::vector<int32_t> cost(n + 1, 0);
+  for (size_t i = n; i-- > 0;) {
+    // One token per byte where no token spells a piece (then the text cannot be written at all,
+    // and the estimate stays what it was before tokens were counted).
+    cost[i] = cost[i + 1] + 1;
+    for (size_t len = 1; len <= std::min(table_->longest_spelling, n - i); ++len) {
+      const auto it = table_->by_spelling.find(text.substr(i, len));
+      if (it == table_->by_spelling.end() || stop_token(it->second)) continue;
+      cost[i] = std::min(cost[i], cost[i + len] + 1);
+    }
+  }
+  return cost;
 }
 
 bool JsonSchemaConstraint::can_end(const State& s) const {

@@ -17,7 +17,9 @@
 // Before each token it tries every token's bytes on a copy of the state (a token whose first
 // byte already fails is skipped without a copy; inside a JSON string, plain content tokens
 // are valid without a try) and keeps those after which the shortest completion still fits in
-// the tokens left — one byte per token, which byte-level BPE always has. The answer for a state
+// the tokens left: inside a document one byte per token, which byte-level BPE always has; a
+// literal in the fewest tokens that spell it (Kimi's ~100-byte call header is 8 tokens), so a
+// small max_tokens is not mistaken for one the wrapper cannot fit in. The answer for a state
 // is cached by the state's key: a long string value is one state for as long as it runs. If no
 // token fits the budget (max_tokens below the shortest completion), the valid tokens are kept
 // and the answer ends by length.
@@ -91,10 +93,13 @@ class JsonSchemaConstraint : public TokenConstraint {
   }
   bool stop_token(int32_t id) const;
   bool token_fits_literal(const State& s, int32_t id) const;
+  // cost[i]: the fewest tokens that write text[i..] (each a token spelled by a piece of it).
+  std::vector<int32_t> literal_token_costs(const std::string& text) const;
   const Allowed& allowed();
 
   std::vector<ConstraintSegment> segments_;
-  std::vector<int64_t> rest_;  // rest_[i]: the shortest text of segments i.. (rest_.back() = 0)
+  std::vector<std::vector<int32_t>> literal_costs_;  // per segment (literals only): literal_token_costs
+  std::vector<int64_t> rest_;  // rest_[i]: the shortest completion of segments i.. in tokens (rest_.back() = 0)
   std::shared_ptr<const TokenTable> table_;
   std::vector<int32_t> stop_tokens_;
   int64_t tokens_left_;

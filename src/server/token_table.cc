@@ -1,5 +1,6 @@
 #include "server/token_table.h"
 
+#include <algorithm>
 #include <string_view>
 
 #include "tokenizer/tokenizer.h"
@@ -41,6 +42,7 @@ std::shared_ptr<const TokenTable> TokenTable::build(const Tokenizer& tokenizer) 
   for (int32_t id = 0; id < n; ++id)
     if (table->bytes[size_t(id)].empty()) table->usable[size_t(id)] = 0;
   table->find_plain();
+  table->index_spellings();
   return table;
 }
 
@@ -51,7 +53,18 @@ std::shared_ptr<TokenTable> TokenTable::from_bytes(std::vector<std::string> byte
   for (size_t id = 0; id < table->bytes.size(); ++id)
     if (table->bytes[id].empty()) table->usable[id] = 0;
   table->find_plain();
+  table->index_spellings();
   return table;
+}
+
+void TokenTable::index_spellings() {
+  by_spelling.clear();
+  longest_spelling = 0;
+  for (size_t id = 0; id < bytes.size(); ++id) {
+    if (bytes[id].empty()) continue;
+    by_spelling.emplace(bytes[id], int32_t(id));
+    longest_spelling = std::max(longest_spelling, bytes[id].size());
+  }
 }
 
 void TokenTable::find_plain() {

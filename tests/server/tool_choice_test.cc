@@ -238,5 +238,33 @@ TEST(ToolChoice, ATightBudgetPicksACallThatFits) {
   }
 }
 
+// A budget that fits the call only when its wrapper is counted in tokens: Kimi's header and
+// tail are ~130 bytes but ~30 tokens of Qwen's vocabulary (its markers spelled in pieces). The
+// arguments are any object, so a constraint that thinks the budget is already blown stops
+// steering towards "{}" and random logits grow the object until max_tokens cuts it.
+TEST(ToolChoice, ASmallMaxTokensCountsTheWrapperInTokens) {
+  const auto tok = tokenizer("qwen3");
+  if (!tok) GTEST_SKIP() << "no tokenizer qwen3";
+  const nlohmann::ordered_json tools = nlohmann::ordered_json::parse(
+      R"([{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}])");
+  ServedModel model;
+  model.tokenizer = tok.get();
+  model.tool_format = ToolCallFormat::KimiK2;
+  model.stop_tokens = {*tok->token_id("<|im_end|>")};
+  const std::string shortest =
+      "<|tool_calls_section_begin|><|tool_call_begin|>functions.lookup:0<|tool_call_argument_begin|>{}"
+      "<|tool_call_end|><|tool_calls_section_end|>";
+  const int needed = int(tok->encode(shortest, false, false).size());
+  const int max_tokens = needed + 6;
+  std::printf("  shortest call: %zu bytes, %d tokens; max_tokens %d\n", shortest.size(), needed, max_tokens);
+  ASSERT_LT(max_tokens, int(shortest.size()));
+  for (uint32_t seed = 0; seed < 6; ++seed) {
+    auto c = forced_tool_call_constraint(model, tools, "lookup", max_tokens);
+    const Generated r = generate(*tok, *c, seed, max_tokens, {});
+    std::printf("  seed %u: %d tokens, complete %d: %s\n", seed, r.tokens, r.complete, r.text.c_str());
+    EXPECT_TRUE(r.complete) << r.text;
+  }
+}
+
 }  // namespace
 }  // namespace dragon::server
