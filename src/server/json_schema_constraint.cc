@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "util/error.h"
+
 namespace dragon {
 
 namespace {
@@ -15,19 +17,42 @@ constexpr size_t kMaxCachedEntries = size_t{1} << 20;
 int32_t capped(int64_t n) { return int32_t(std::min<int64_t>(n, std::numeric_limits<int32_t>::max())); }
 
 // Drops empty literals and joins adjacent ones, so a literal segment is never empty and a byte
-// that ends one literal never has to start another.
-std::vector<ConstraintSegment> normalized(std::vector<ConstraintSegment> in) {
+// that ends one literal never has to start another — except across an optional group's
+// boundary, which must stay a segment boundary. `skip_to` gets, for each segment opening an
+// optional group, the index (in the result) of the segment after the group.
+std::vector<ConstraintSegment> normalized(std::vector<ConstraintSegment> in, std::vector<size_t>& skip_to) {
   std::vector<ConstraintSegment> out;
-  for (auto& s : in) {
+  std::vector<size_t> out_index(in.size() + 1);  // where input segment i starts in `out`
+  std::vector<uint8_t> ends_group(in.size() + 1, 0);
+  for (size_t i = 0; i < in.size(); ++i)
+    if (in[i].optional_group > 0) {
+      if (in[i].kind != ConstraintSegment::Kind::Literal || in[i].text.empty() || i + in[i].optional_group >= in.size())
+        throw Error("constraint: an optional group must open with a literal and be followed by a segment");
+      ends_group[i + in[i].optional_group - 1] = 1;
+    }
+  for (size_t i = 0; i < in.size(); ++i) {
+    ConstraintSegment& s = in[i];
+    out_index[i] = out.size();
     if (s.kind == ConstraintSegment::Kind::Literal) {
       if (s.text.empty()) continue;
-      if (!out.empty() && out.back().kind == ConstraintSegment::Kind::Literal) {
+      const bool boundary = s.optional_group > 0 || (i > 0 && ends_group[i - 1]);
+      if (!boundary && !out.empty() && out.back().kind == ConstraintSegment::Kind::Literal) {
+        out_index[i] = out.size() - 1;
         out.back().text += s.text;
         continue;
       }
     }
     out.push_back(std::move(s));
   }
+  out_index[in.size()] = out.size();
+  skip_to.assign(out.size(), 0);
+  for (size_t i = 0; i < in.size(); ++i)
+    if (in[i].optional_group > 0) {
+      const size_t after = out_index[i + in[i].optional_group];
+      if (after >= out.size() || out[after].kind != ConstraintSegment::Kind::Literal)
+        throw Error("constraint: an optional group must be followed by a literal");
+      skip_to[out_index[i]] = after;
+    }
   return out;
 }
 
@@ -70,18 +95,19 @@ JsonSchemaConstraint::JsonSchemaConstraint(std::shared_ptr<const JsonSchema> sch
 
 JsonSchemaConstraint::JsonSchemaConstraint(std::vector<ConstraintSegment> segments, std::shared_ptr<const TokenTable> table,
                                            std::vector<int32_t> stop_tokens, int64_t max_tokens)
-    : segments_(normalized(std::move(segments))), table_(std::move(table)), stop_tokens_(std::move(stop_tokens)),
-      tokens_left_(max_tokens), state_{0, 0, SchemaMatcher(any_schema())}, probe_{0, 0, SchemaMatcher(any_schema())} {
+    : segments_(normalized(std::move(segments), skip_to_)), table_(std::move(table)), stop_tokens_(std::move(stop_tokens)),
+      tokens_left_(max_tokens), state_{0, 0, SchemaMatcher(any_schema()), {}}, probe_{0, 0, SchemaMatcher(any_schema()), {}} {
   literal_costs_.resize(segments_.size());
   for (size_t i = 0; i < segments_.size(); ++i)
     if (segments_[i].kind == ConstraintSegment::Kind::Literal) literal_costs_[i] = literal_token_costs(segments_[i].text);
   rest_.assign(segments_.size() + 1, 0);
   for (size_t i = segments_.size(); i-- > 0;) {
-    State s{i, 0, SchemaMatcher(any_schema())};
+    State s{i, 0, SchemaMatcher(any_schema()), {}};
     enter(s, i);
     const int64_t own = segments_[i].kind == ConstraintSegment::Kind::Literal ? int64_t(literal_costs_[i][0])
                                                                               : s.matcher.min_completion();
     rest_[i] = std::min<int64_t>(own + rest_[i + 1], std::numeric_limits<int32_t>::max());
+    if (skip_to_[i] > 0) rest_[i] = std::min(rest_[i], rest_[skip_to_[i]]);
   }
   enter(state_, 0);
 }
@@ -89,9 +115,15 @@ JsonSchemaConstraint::JsonSchemaConstraint(std::vector<ConstraintSegment> segmen
 void JsonSchemaConstraint::enter(State& s, size_t seg) const {
   s.seg = seg;
   s.lit_at = 0;
+  s.also.clear();
   if (seg >= segments_.size()) return;
   const ConstraintSegment& g = segments_[seg];
-  if (g.kind == ConstraintSegment::Kind::Literal) return;
+  if (g.kind == ConstraintSegment::Kind::Literal) {
+    // An optional group: the literal after it (and the groups that may be skipped to from
+    // there) are in the running too.
+    for (size_t k = skip_to_[seg]; k > 0; k = skip_to_[k]) s.also.push_back(k);
+    return;
+  }
   s.matcher = SchemaMatcher(g.schema);
   // A bare string is the content of a JSON string: its opening quote is implied.
   if (g.kind == ConstraintSegment::Kind::BareString) s.matcher.push('"');
@@ -102,6 +134,7 @@ bool JsonSchemaConstraint::advance_byte(State& s, unsigned char c) const {
   const ConstraintSegment& g = segments_[s.seg];
   switch (g.kind) {
     case ConstraintSegment::Kind::Literal:
+      if (!s.also.empty()) return advance_choice(s, c);
       if (c != static_cast<unsigned char>(g.text[s.lit_at])) return false;
       if (++s.lit_at == g.text.size()) enter(s, s.seg + 1);
       return true;
@@ -130,6 +163,31 @@ bool JsonSchemaConstraint::advance_byte(State& s, unsigned char c) const {
   return false;
 }
 
+// Several literals in the running: keep those the byte continues; the first one written whole
+// wins (the group's literal before what follows it).
+bool JsonSchemaConstraint::advance_choice(State& s, unsigned char c) const {
+  size_t kept = 0;
+  const size_t n = s.also.size() + 1;
+  for (size_t j = 0; j < n; ++j) {
+    const size_t seg = j == 0 ? s.seg : s.also[j - 1];
+    if (c != static_cast<unsigned char>(segments_[seg].text[s.lit_at])) continue;
+    if (kept == 0) s.seg = seg;
+    else s.also[kept - 1] = seg;
+    ++kept;
+  }
+  if (kept == 0) return false;
+  s.also.resize(kept - 1);
+  ++s.lit_at;
+  for (size_t j = 0; j < kept; ++j) {
+    const size_t seg = j == 0 ? s.seg : s.also[j - 1];
+    if (s.lit_at == segments_[seg].text.size()) {
+      enter(s, seg + 1);
+      return true;
+    }
+  }
+  return true;
+}
+
 bool JsonSchemaConstraint::advance(State& s, std::string_view bytes) const {
   for (char ch : bytes)
     if (!advance_byte(s, static_cast<unsigned char>(ch))) return false;
@@ -139,9 +197,10 @@ bool JsonSchemaConstraint::advance(State& s, std::string_view bytes) const {
 int64_t JsonSchemaConstraint::completion(const State& s) const {
   if (s.seg >= segments_.size()) return 0;
   const ConstraintSegment& g = segments_[s.seg];
-  const int64_t own =
-      g.kind == ConstraintSegment::Kind::Literal ? int64_t(literal_costs_[s.seg][s.lit_at]) : s.matcher.min_completion();
-  return own + rest_[s.seg + 1];
+  if (g.kind != ConstraintSegment::Kind::Literal) return s.matcher.min_completion() + rest_[s.seg + 1];
+  int64_t best = literal_costs_[s.seg][s.lit_at] + rest_[s.seg + 1];
+  for (size_t seg : s.also) best = std::min<int64_t>(best, literal_costs_[seg][s.lit_at] + rest_[seg + 1]);
+  return best;
 }
 
 std::vector<int32_t> JsonSchemaConstraint::literal_token_costs(const std::string& text) const {
@@ -174,12 +233,18 @@ bool JsonSchemaConstraint::stop_token(int32_t id) const {
 
 // An added token may spell a literal part only, wholly inside it: never a document's bytes.
 bool JsonSchemaConstraint::token_fits_literal(const State& s, int32_t id) const {
-  return in_literal(s) && !stop_token(id) && s.lit_at + table_->bytes[size_t(id)].size() <= segments_[s.seg].text.size();
+  if (!in_literal(s) || stop_token(id)) return false;
+  const size_t end = s.lit_at + table_->bytes[size_t(id)].size();
+  if (end <= segments_[s.seg].text.size()) return true;
+  for (size_t seg : s.also)
+    if (end <= segments_[seg].text.size()) return true;
+  return false;
 }
 
 const JsonSchemaConstraint::Allowed& JsonSchemaConstraint::allowed() {
   const bool literal = in_literal(state_);
   std::string key = std::to_string(state_.seg) + "/" + std::to_string(state_.lit_at) + "/";
+  for (size_t seg : state_.also) key += std::to_string(seg) + ",";
   if (!literal && state_.seg < segments_.size()) key += state_.matcher.key();
   if (auto it = cache_.find(key); it != cache_.end()) {
     ++hits_;
@@ -189,6 +254,7 @@ const JsonSchemaConstraint::Allowed& JsonSchemaConstraint::allowed() {
   const auto reset_probe = [&] {
     probe_.seg = state_.seg;
     probe_.lit_at = state_.lit_at;
+    probe_.also = state_.also;
     probe_.matcher.assign_state(state_.matcher);
   };
   bool first_ok[256];

@@ -44,8 +44,17 @@ struct ConstraintSegment {
   Kind kind = Kind::Literal;
   std::string text;                           // Literal
   std::shared_ptr<const JsonSchema> schema;   // Json, BareString (a string schema)
+  // > 0: this literal opens an optional group of that many segments (itself included), which
+  // the text may leave out. What follows the group must start with a literal, and the group's
+  // literal must differ from it (and from any later group's literal it may be skipped to) by
+  // some byte, as GLM's "<arg_key>city</arg_key>" and "</tool_call>" do: the choice is made
+  // by the bytes written, with every candidate in the running until one is left.
+  size_t optional_group = 0;
 
   static ConstraintSegment literal(std::string text) { return {Kind::Literal, std::move(text), nullptr}; }
+  static ConstraintSegment optional_literal(std::string text, size_t group) {
+    return {Kind::Literal, std::move(text), nullptr, group};
+  }
   static ConstraintSegment json(std::shared_ptr<const JsonSchema> schema) { return {Kind::Json, "", std::move(schema)}; }
   static ConstraintSegment bare_string(std::shared_ptr<const JsonSchema> schema) {
     return {Kind::BareString, "", std::move(schema)};
@@ -77,6 +86,9 @@ class JsonSchemaConstraint : public TokenConstraint {
     size_t seg = 0;      // the segment being written (segments_.size(): all written)
     size_t lit_at = 0;   // Literal: bytes of it written
     SchemaMatcher matcher;  // Json / BareString: the value so far
+    // At an optional group: the other literals still in the running beside `seg` (the same
+    // lit_at bytes of each written); empty elsewhere.
+    std::vector<size_t> also;
   };
   // The tokens valid in one state, each with the shortest completion after it.
   struct Allowed {
@@ -85,6 +97,7 @@ class JsonSchemaConstraint : public TokenConstraint {
   };
   bool advance(State& s, std::string_view bytes) const;
   bool advance_byte(State& s, unsigned char c) const;
+  bool advance_choice(State& s, unsigned char c) const;
   void enter(State& s, size_t seg) const;  // start segment `seg` (skipping finished ones)
   int64_t completion(const State& s) const;
   bool can_end(const State& s) const;
@@ -97,6 +110,8 @@ class JsonSchemaConstraint : public TokenConstraint {
   std::vector<int32_t> literal_token_costs(const std::string& text) const;
   const Allowed& allowed();
 
+  // Declared before segments_: the constructor fills it while normalizing the segments.
+  std::vector<size_t> skip_to_;  // per segment: where leaving out the optional group it opens goes (0: not one)
   std::vector<ConstraintSegment> segments_;
   std::vector<std::vector<int32_t>> literal_costs_;  // per segment (literals only): literal_token_costs
   std::vector<int64_t> rest_;  // rest_[i]: the shortest completion of segments i.. in tokens (rest_.back() = 0)

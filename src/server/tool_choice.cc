@@ -15,8 +15,6 @@ namespace {
 
 using Seg = ConstraintSegment;
 
-constexpr size_t kMaxAlternatives = 16;
-
 std::shared_ptr<const JsonSchema> compile_or(const json& schema, const json& fallback) {
   try {
     return JsonSchema::compile(schema);
@@ -54,42 +52,38 @@ struct ArgumentLayout {
   std::string head_end;
 };
 
-// The parameters a call writes: every required one and the chosen optional ones, in the
-// order the schema lists them (required ones it does not list come last).
-std::vector<std::string> argument_names(const ojson& params, unsigned optional_mask) {
+// The parameters of a call in the order it writes them: the schema's order, required ones it
+// does not list last; `optional` says which may be left out.
+struct Argument {
+  std::string name;
+  bool optional = false;
+};
+std::vector<Argument> arguments_of(const ojson& params) {
   std::vector<std::string> required;
   if (params.contains("required") && params["required"].is_array())
     for (const auto& r : params["required"])
       if (r.is_string()) required.push_back(r.get<std::string>());
   const auto is_required = [&](const std::string& k) { return std::find(required.begin(), required.end(), k) != required.end(); };
-  std::vector<std::string> out;
-  int optional_index = 0;
+  std::vector<Argument> out;
   if (params.contains("properties") && params["properties"].is_object())
-    for (const auto& [key, _] : params["properties"].items()) {
-      if (is_required(key)) {
-        out.push_back(key);
-      } else if (optional_index < kMaxOptionalArguments) {
-        if (optional_mask >> optional_index & 1) out.push_back(key);
-        ++optional_index;
-      }
-    }
+    for (const auto& [key, _] : params["properties"].items()) out.push_back({key, !is_required(key)});
   for (const auto& k : required)
-    if (std::find(out.begin(), out.end(), k) == out.end()) out.push_back(k);
+    if (std::find_if(out.begin(), out.end(), [&](const Argument& a) { return a.name == k; }) == out.end())
+      out.push_back({k, false});
   return out;
 }
 
-int optional_count(const ojson& params) {
-  return int(argument_names(params, ~0u).size() - argument_names(params, 0).size());
-}
-
-std::vector<Seg> tagged_call(const ArgumentLayout& l, const ojson& fn, unsigned optional_mask) {
+// Each argument is a key literal, its value, and the value's closing literal; an optional one
+// is an optional group of those three segments.
+std::vector<Seg> tagged_call(const ArgumentLayout& l, const ojson& fn) {
   const ojson params = parameters_of(fn);
   std::vector<Seg> segs{Seg::literal(l.open + fn["name"].get<std::string>() + l.head_end)};
-  for (const std::string& key : argument_names(params, optional_mask)) {
+  for (const Argument& arg : arguments_of(params)) {
     json p = json::object();
-    if (params.contains("properties") && params["properties"].contains(key) && params["properties"][key].is_object())
-      p = json::parse(params["properties"][key].dump());
-    segs.push_back(Seg::literal(l.key_open + key + l.key_close));
+    if (params.contains("properties") && params["properties"].contains(arg.name) && params["properties"][arg.name].is_object())
+      p = json::parse(params["properties"][arg.name].dump());
+    const std::string key = l.key_open + arg.name + l.key_close;
+    segs.push_back(arg.optional ? Seg::optional_literal(key, 3) : Seg::literal(key));
     // The parsers keep a value as text exactly when the schema says "type": "string".
     if (p.contains("type") && p["type"] == "string")
       segs.push_back(Seg::bare_string(compile_or(p, {{"type", "string"}})));
@@ -143,12 +137,9 @@ std::shared_ptr<TokenConstraint> forced_tool_call_constraint(const ServedModel& 
     }
     return std::make_shared<JsonSchemaConstraint>(schema, table, model.stop_tokens, max_tokens, "<tool_call>\n", "\n</tool_call>");
   }
-  // One alternative per allowed tool (and per optional-argument subset for GLM / MiniMax, as
-  // long as that stays within kMaxAlternatives: each costs a pass over the vocabulary per token).
+  // One alternative per allowed tool: each costs a pass over the vocabulary per token until the
+  // tool's name tells them apart.
   const std::vector<ojson> functions = allowed_functions(tools, name);
-  size_t with_subsets = 0;
-  for (const ojson& fn : functions) with_subsets += size_t{1} << optional_count(parameters_of(fn));
-  const bool optional_arguments = with_subsets <= kMaxAlternatives;
   std::vector<std::vector<Seg>> calls;
   for (const ojson& fn : functions) {
     const std::string fname = fn["name"].get<std::string>();
@@ -173,8 +164,7 @@ std::shared_ptr<TokenConstraint> forced_tool_call_constraint(const ServedModel& 
         const ArgumentLayout minimax{"<minimax:tool_call>\n<invoke name=\"", "<parameter name=\"", "\">", "</parameter>\n",
                                      "</invoke>\n</minimax:tool_call>", "\">\n"};
         const ArgumentLayout& layout = model.tool_format == ToolCallFormat::Glm45 ? glm : minimax;
-        const unsigned subsets = optional_arguments ? 1u << optional_count(parameters_of(fn)) : 1u;
-        for (unsigned mask = 0; mask < subsets; ++mask) calls.push_back(tagged_call(layout, fn, mask));
+        calls.push_back(tagged_call(layout, fn));
         break;
       }
       default: return nullptr;

@@ -14,10 +14,10 @@
 // Where the name sits outside the JSON, each allowed tool is one alternative (AnyOfConstraint).
 // GLM and MiniMax write each argument on its own: a string parameter as bare text (no quotes,
 // no '<'; its string schema still checked), any other as JSON matching the parameter's schema
-// — what their parsers read back. Their calls hold the required parameters and, as
-// alternatives, any subset of the first kMaxOptionalArguments optional ones, in the schema's
-// order (required ones only when the subsets of all tools would pass 16 alternatives). A parameter schema outside the enforced subset falls back to any JSON object (any
-// JSON value for a GLM / MiniMax argument; any string for a string one).
+// — what their parsers read back. Their calls hold the required parameters and any of the
+// optional ones, in the schema's order (each optional argument is an optional group of the
+// constraint). A parameter schema outside the enforced subset falls back to any JSON object
+// (any JSON value for a GLM / MiniMax argument; any string for a string one).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -30,8 +30,6 @@
 #include "server/served_model.h"
 
 namespace dragon::server {
-
-inline constexpr int kMaxOptionalArguments = 3;
 
 // The schema of one Hermes call object: an anyOf over the allowed tools (`name` empty: all of
 // them); a tool whose parameters cannot be enforced takes any object as arguments.

@@ -238,6 +238,69 @@ TEST(ToolChoice, ATightBudgetPicksACallThatFits) {
   }
 }
 
+// Follows `text` token by token through the constraint: true when every token is allowed by
+// mask() and the call is complete at the end.
+bool constraint_accepts(const Tokenizer& tok, TokenConstraint& c, const std::string& text) {
+  std::vector<float> logits(size_t(tok.n_vocab()));
+  for (int32_t id : tok.encode(text, false, true)) {
+    std::fill(logits.begin(), logits.end(), 0.0f);
+    c.mask(logits.data(), tok.n_vocab());
+    if (!std::isfinite(logits[size_t(id)])) return false;
+    c.accept(id);
+  }
+  return c.is_complete();
+}
+
+// GLM and MiniMax write any subset of the optional parameters (in the schema's order), however
+// many the tool has: here six, so a call may carry the fifth alone, or all of them, or none
+// (until this stop only subsets of the first three were allowed). Random generation in these
+// formats is checked by the *AlwaysCallsAnAllowedTool tests above.
+TEST(ToolChoice, EveryOptionalParameterCanBeWritten) {
+  const auto tok = tokenizer("qwen3");
+  if (!tok) GTEST_SKIP() << "no tokenizer qwen3";
+  const nlohmann::ordered_json tools = nlohmann::ordered_json::parse(R"([{"type": "function", "function": {"name": "f",
+    "parameters": {"type": "object", "properties": {"q": {"type": "string"}, "o1": {"type": "integer"},
+    "o2": {"type": "integer"}, "o3": {"type": "integer"}, "o4": {"type": "integer"}, "o5": {"type": "string"},
+    "o6": {"type": "boolean"}}, "required": ["q"]}}}])");
+  ServedModel model;
+  model.tokenizer = tok.get();
+  model.stop_tokens = {*tok->token_id("<|im_end|>")};
+  const auto glm_call = [](const std::vector<std::pair<std::string, std::string>>& args) {
+    std::string t = "<tool_call>f\n";
+    for (const auto& [k, v] : args) t += "<arg_key>" + k + "</arg_key>\n<arg_value>" + v + "</arg_value>\n";
+    return t + "</tool_call>";
+  };
+  const auto minimax_call = [](const std::vector<std::pair<std::string, std::string>>& args) {
+    std::string t = "<minimax:tool_call>\n<invoke name=\"f\">\n";
+    for (const auto& [k, v] : args) t += "<parameter name=\"" + k + "\">" + v + "</parameter>\n";
+    return t + "</invoke>\n</minimax:tool_call>";
+  };
+  struct Case {
+    std::vector<std::pair<std::string, std::string>> args;
+    bool valid;
+  };
+  const std::vector<Case> cases = {
+      {{{"q", "x"}}, true},
+      {{{"q", "x"}, {"o5", "five"}}, true},
+      {{{"q", "x"}, {"o4", "4"}, {"o6", "true"}}, true},
+      {{{"q", "x"}, {"o1", "1"}, {"o2", "2"}, {"o3", "3"}, {"o4", "4"}, {"o5", "y"}, {"o6", "false"}}, true},
+      {{{"o5", "five"}}, false},                       // the required q left out
+      {{{"q", "x"}, {"o6", "true"}, {"o5", "y"}}, false},  // out of the schema's order
+      {{{"q", "x"}, {"o4", "\"4\""}}, false},          // a string where an integer goes
+      {{{"q", "x"}, {"o7", "1"}}, false},              // no such parameter
+  };
+  for (const ToolCallFormat format : {ToolCallFormat::Glm45, ToolCallFormat::MiniMaxM2}) {
+    model.tool_format = format;
+    for (const Case& k : cases) {
+      const std::string text = format == ToolCallFormat::Glm45 ? glm_call(k.args) : minimax_call(k.args);
+      auto c = forced_tool_call_constraint(model, tools, "f", 400);
+      const bool accepted = constraint_accepts(*tok, *c, text);
+      std::printf("  %s: %s -> %s\n", chat::tool_call_format_name(format), text.c_str(), accepted ? "accepted" : "refused");
+      EXPECT_EQ(accepted, k.valid) << text;
+    }
+  }
+}
+
 // A budget that fits the call only when its wrapper is counted in tokens: Kimi's header and
 // tail are ~130 bytes but ~30 tokens of Qwen's vocabulary (its markers spelled in pieces). The
 // arguments are any object, so a constraint that thinks the budget is already blown stops
