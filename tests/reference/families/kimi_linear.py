@@ -28,17 +28,20 @@ and then `scores_for_choice += e_score_correction_bias` — IN PLACE on a view o
 `scores.gather(...)` weights include the bias. llama.cpp's kimi-linear graph (build_moe_ffn with
 exp_probs_b), vLLM's Kimi Linear (FusedMoE grouped_topk) and DeepSeek-V3's gate, whose routing
 this gate copies, use the bias for the choice only. That is what this reference does, as
-dragon does; set HF_INPLACE_BIAS = True to reproduce the remote code's eager path instead.
+dragon does; KIMI_HF_INPLACE_BIAS=1 in the environment reproduces the remote code's eager path
+instead (weights from score + bias).
 
 The KDA recurrence is evaluated token by token here (FLA's naive form, in float64); dragon's
 prompt pass uses its chunked form (chunks of 32) and its decode the recurrent step.
 """
+import os
+
 import torch
 import torch.nn.functional as F
 
 from families import common, moe_common
 
-HF_INPLACE_BIAS = False
+HF_INPLACE_BIAS = os.environ.get("KIMI_HF_INPLACE_BIAS") == "1"
 
 
 def l2norm(x, eps=1e-6):
