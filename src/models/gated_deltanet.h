@@ -14,12 +14,13 @@
 // The state a sequence carries between forward passes (KVCache::recurrent_state): the last K-1
 // rows of `mixed` (oldest first), then the S of every v head.
 //
-// Forms: the projections run as one GEMM over the batch and the conv walks the tokens in order;
-// the delta rule then runs per sequence and v head in its CHUNKED form over a sequence's tokens
-// in the batch (chunks of 32: the state is read and written once per chunk; see delta_chunk) and
-// in its RECURRENT form for a lone token (decode). tests/models/qwen3next_forward_test.cc checks
-// the two against each other (a prompt at once vs token by token), and the PyTorch reference
-// evaluates its own chunked derivation (tests/parity/run_next_parity.sh).
+// Forms: the projections run as one GEMM over the batch and the conv walks the tokens in order
+// (models/short_conv.h); the delta rule (models/delta_rule.h, shared with Kimi Linear's KDA, here
+// with one decay per head) runs per sequence and v head in its CHUNKED form over a sequence's
+// tokens in the batch and in its RECURRENT form for a lone token (decode).
+// tests/models/delta_rule_test.cc checks the two forms against each other,
+// tests/models/qwen3next_forward_test.cc the whole model (a prompt at once vs token by token), and
+// the PyTorch reference evaluates its own chunked derivation (tests/parity/run_next_parity.sh).
 #pragma once
 
 #include <vector>

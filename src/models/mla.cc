@@ -94,11 +94,11 @@ Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, con
   const Activations q = w.q.weight ? linear(x, w.q, pool)
                                    : linear(rms_norm(linear(x, w.q_a, pool), w.q_a_norm, c_.norm_eps), w.q_b, pool);
 
-  // The cache rows: [RMSNorm(latent) | RoPE(k_pe)].
+  // The cache rows: [RMSNorm(latent) | RoPE(k_pe)] (k_pe as it is when c_.mla_nope).
   Activations kv = linear(x, w.kv_a, pool);
   const Activations latent = rms_norm(gather_heads(kv, 1, width, 0, lora), w.kv_a_norm, c_.norm_eps);
   Activations k_pe = gather_heads(kv, 1, width, lora, rope);
-  rope_.apply_rows(k_pe, batch.positions);
+  if (!c_.mla_nope) rope_.apply_rows(k_pe, batch.positions);  // Kimi Linear's MLA has no rope
   for (int64_t t = 0; t < n; ++t) {
     std::copy_n(latent.row(t), lora, kv.row(t));
     std::copy_n(k_pe.row(t), rope, kv.row(t) + lora);
@@ -106,7 +106,7 @@ Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, con
   }
 
   Activations q_pe = gather_heads(q, H, qk, nope, rope);
-  rope_.apply_rows(q_pe, batch.positions);
+  if (!c_.mla_nope) rope_.apply_rows(q_pe, batch.positions);
 
   // Each sequence's tokens take the form mla_form_for picks by their number (decode: absorbed).
   std::map<int, std::vector<int64_t>> by_seq;

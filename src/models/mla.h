@@ -5,6 +5,7 @@
 //            per head [q_nope (qk_nope_head_dim) | q_pe (qk_rope_head_dim)]
 //   c, k_pe = kv_a_proj_with_mqa(x) = [latent (kv_lora_rank) | k_pe], c = RMSNorm(latent)
 //   q_pe, k_pe = RoPE(q_pe), RoPE(k_pe)       adjacent pairs; k_pe is ONE head shared by all
+//                                              (Kimi Linear, config.mla_nope: not rotated at all)
 //   HF decompresses every cached token:  k_nope_h = W_UK_h c,  v_h = W_UV_h c,
 //        score_h(p) = q_nope_h . k_nope_h(p) + q_pe_h . k_pe(p);  out_h = sum_p P_h(p) v_h(p)
 //   dragon never does: q_nope_h . (W_UK_h c) = (W_UK_h^T q_nope_h) . c, so the query is moved

@@ -74,12 +74,15 @@ nlohmann::json config_to_json(const ModelConfig& c) {
         {"kv_lora_rank", c.kv_lora_rank},
         {"qk_nope_head_dim", c.qk_nope_head_dim},
         {"qk_rope_head_dim", c.qk_rope_head_dim},
+        {"nope", c.mla_nope},
     };
   }
   if (c.n_nextn_layers > 0) j["n_nextn_layers"] = c.n_nextn_layers;
   if (c.is_hybrid()) {
     j["linear_attention"] = {
         {"full_attention_interval", c.full_attention_interval},
+        {"recurrent_layers", c.recurrent_layers},
+        {"kda", c.linear_kda},
         {"n_k_heads", c.linear_n_k_heads},
         {"n_v_heads", c.linear_n_v_heads},
         {"k_head_dim", c.linear_k_head_dim},
@@ -139,7 +142,10 @@ void validate_config(const ModelConfig& c) {
   }
   check_range("n_nextn_layers", c.n_nextn_layers, 0, arch::kMaxLayers);
   if (c.is_hybrid()) {
-    check_range("full_attention_interval", c.full_attention_interval, 1, arch::kMaxLayers);
+    if (c.recurrent_layers.empty())
+      check_range("full_attention_interval", c.full_attention_interval, 1, arch::kMaxLayers);
+    else if (static_cast<int64_t>(c.recurrent_layers.size()) != c.n_layers)
+      fail("config recurrent layer pattern: {} entries for {} layers", c.recurrent_layers.size(), c.n_layers);
     check_range("linear_num_key_heads", c.linear_n_k_heads, 1, arch::kMaxHeads);
     check_range("linear_num_value_heads", c.linear_n_v_heads, 1, arch::kMaxHeads);
     if (c.linear_n_v_heads % c.linear_n_k_heads != 0)

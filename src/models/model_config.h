@@ -84,6 +84,15 @@ struct ModelConfig {
   int64_t linear_k_head_dim = 0;        // ssm.state_size
   int64_t linear_v_head_dim = 0;
   int64_t linear_conv_kernel = 0;       // ssm.conv_kernel
+  // Kimi Linear names its full-attention layers (linear_attn_config.full_attn_layers; llama.cpp:
+  // head_count_kv 0 per KDA layer) instead of an interval: one entry per layer, 1 = recurrent.
+  // Empty = the full_attention_interval rule.
+  std::vector<uint8_t> recurrent_layers;
+  // Kimi Delta Attention (Kimi Linear) instead of Gated DeltaNet: the decay is per key channel,
+  // not per head, q/k/v have a short conv each, and n_k = n_v heads (models/kda.h).
+  bool linear_kda = false;
+  // MLA whose decoupled qk_rope dims are never rotated (Kimi Linear's mla_use_nope).
+  bool mla_nope = false;
 
   // Special tokens, from the config (tokenizer files may override)
   int64_t bos_token_id = -1;
@@ -93,9 +102,13 @@ struct ModelConfig {
 
   bool is_moe() const { return n_experts > 0; }
   bool is_mla() const { return kv_lora_rank > 0; }
-  bool is_hybrid() const { return full_attention_interval > 0; }
+  bool is_hybrid() const { return full_attention_interval > 0 || !recurrent_layers.empty(); }
   // True if layer `il` is a linear-attention (recurrent) layer.
-  bool layer_is_recurrent(int64_t il) const { return is_hybrid() && (il + 1) % full_attention_interval != 0; }
+  bool layer_is_recurrent(int64_t il) const {
+    if (!recurrent_layers.empty())
+      return il >= 0 && il < static_cast<int64_t>(recurrent_layers.size()) && recurrent_layers[il] != 0;
+    return is_hybrid() && (il + 1) % full_attention_interval != 0;
+  }
   // Channels of the conv1d (q, k and v of every head, in that order).
   int64_t linear_conv_channels() const {
     return 2 * linear_n_k_heads * linear_k_head_dim + linear_n_v_heads * linear_v_head_dim;

@@ -26,6 +26,7 @@ const std::map<std::string, Builder>& builders() {
       {"glm4", build_glm4},
       {"glm4moe", build_glm4moe},
       {"hunyuan-moe", build_hunyuan_moe},
+      {"kimi-linear", build_kimi_linear},
       {"llama", build_llama},
       {"minimax-m2", build_minimax_m2},
       {"qwen2", build_qwen2},
