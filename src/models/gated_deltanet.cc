@@ -25,7 +25,7 @@ void l2_normalize(float* x, int64_t n) {
 
 }  // namespace
 
-DeltaNetWeights load_deltanet(const Weights& w, const ModelConfig& c, int64_t il) {
+DeltaNetWeights load_deltanet(const Weights& w, const ModelConfig& c, int64_t il, DeltaNetLayout layout) {
   const std::string p = "blk." + std::to_string(il) + ".";
   const int64_t key_dim = c.linear_n_k_heads * c.linear_k_head_dim;
   const int64_t value_dim = c.linear_n_v_heads * c.linear_v_head_dim;
@@ -34,9 +34,15 @@ DeltaNetWeights load_deltanet(const Weights& w, const ModelConfig& c, int64_t il
     fail("{}: linear key head dim {} != value head dim {} is not supported", p, c.linear_k_head_dim,
          c.linear_v_head_dim);
   DeltaNetWeights d;
+  d.layout = layout;
   d.qkv = load_linear(w, p + "attn_qkv", 2 * key_dim + value_dim, c.hidden_size, false);
   d.gate = load_linear(w, p + "attn_gate", value_dim, c.hidden_size, false);
-  d.ba = load_linear(w, p + "ssm_ba", 2 * nv, c.hidden_size, false);
+  if (layout == DeltaNetLayout::Qwen3Next) {
+    d.ba = load_linear(w, p + "ssm_ba", 2 * nv, c.hidden_size, false);
+  } else {
+    d.beta = load_linear(w, p + "ssm_beta", nv, c.hidden_size, false);
+    d.alpha = load_linear(w, p + "ssm_alpha", nv, c.hidden_size, false);
+  }
   d.out = load_linear(w, p + "ssm_out", c.hidden_size, value_dim, false);
   d.conv = w.f32(p + "ssm_conv1d.weight", c.linear_conv_channels() * c.linear_conv_kernel);
   d.dt_bias = w.f32(p + "ssm_dt.bias", nv);
@@ -158,7 +164,10 @@ Activations deltanet_forward(const Activations& x, const DeltaNetWeights& w, con
 
   const Activations mixed = linear(x, w.qkv, pool);
   const Activations z = linear(x, w.gate, pool);
-  const Activations ba = linear(x, w.ba, pool);
+  const bool fused_ba = w.layout == DeltaNetLayout::Qwen3Next;
+  const Activations ba = fused_ba ? linear(x, w.ba, pool) : Activations();
+  const Activations b_proj = fused_ba ? Activations() : linear(x, w.beta, pool);
+  const Activations a_proj = fused_ba ? Activations() : linear(x, w.alpha, pool);
   Activations conv(n, C), o(n, d.nv * d.dv);
   std::vector<float> beta(static_cast<size_t>(n * d.nv)), g(static_cast<size_t>(n * d.nv));
 
@@ -185,8 +194,10 @@ Activations deltanet_forward(const Activations& x, const DeltaNetWeights& w, con
     }
     for (int64_t h = 0; h < d.nv; ++h) {
       const int64_t grp = h / d.r, j = h % d.r;  // ba holds per k head: r betas, then r alphas
-      beta[t * d.nv + h] = sigmoid(ba.row(t)[grp * 2 * d.r + j]);
-      g[t * d.nv + h] = w.a[h] * softplus(ba.row(t)[grp * 2 * d.r + d.r + j] + w.dt_bias[h]);
+      const float b = fused_ba ? ba.row(t)[grp * 2 * d.r + j] : b_proj.row(t)[h];
+      const float a = fused_ba ? ba.row(t)[grp * 2 * d.r + d.r + j] : a_proj.row(t)[h];
+      beta[t * d.nv + h] = sigmoid(b);
+      g[t * d.nv + h] = w.a[h] * softplus(a + w.dt_bias[h]);
     }
   }
 
@@ -206,7 +217,7 @@ Activations deltanet_forward(const Activations& x, const DeltaNetWeights& w, con
       std::vector<float> gs, bs;
       for (int64_t h = h0; h < h1; ++h) {
         float* s = S + h * d.dk * d.dv;
-        const int64_t kh = h / d.r;
+        const int64_t kh = w.layout == DeltaNetLayout::Qwen35 ? h % d.nk : h / d.r;
         for (size_t c0 = 0; c0 < rows.size(); c0 += kChunk) {
           const size_t c1 = std::min(rows.size(), c0 + kChunk);
           q.clear(), k.clear(), v.clear(), out.clear(), gs.clear(), bs.clear();
