@@ -71,6 +71,9 @@ struct ArchSpec {
   std::function<std::vector<HFTensorSpec>(const ModelConfig& c)> hf_tensors;
   // The GGUF tensors, in llama.cpp's order, with how to build each from HF tensors.
   std::function<std::vector<GGUFTensorPlan>(const ModelConfig& c)> gguf_tensors;
+  // HF tensor-name prefixes a real checkpoint has but dragon does not run (a multimodal release's
+  // vision tower, an MTP block the family does not support yet): loading skips them.
+  std::vector<std::string> hf_ignored_prefixes;
 };
 
 // Registry: arch_registry.cc lists every family's make_*_arch() explicitly (a static-initializer
@@ -95,6 +98,8 @@ ArchSpec make_ernie4_5_moe_arch();
 ArchSpec make_hunyuan_moe_arch();
 ArchSpec make_qwen3next_arch();     // Qwen3-Next: Gated DeltaNet + gated attention, MoE
 ArchSpec make_kimi_linear_arch();   // Kimi Linear: Kimi Delta Attention + MLA without rope, MoE
+ArchSpec make_qwen35_arch();        // Qwen3.5 dense (multimodal checkpoints: the text model)
+ArchSpec make_qwen35moe_arch();     // Qwen3.5-MoE
 
 // Whole-config readers: common keys, then the family's part. Throw dragon::Error for an unknown
 // architecture or a missing / out-of-range key, naming it.

@@ -16,6 +16,7 @@
 #include <cmath>
 
 #include "io/gguf.h"
+#include "models/arch_hybrid.h"
 #include "models/arch_moe.h"
 #include "util/error.h"
 
@@ -24,23 +25,6 @@ namespace dragon {
 namespace {
 
 using namespace arch;
-
-// A zero-centred norm weight: small values around 0 (the model adds 1), so a kernel that forgets
-// the 1 or the weight changes the logits.
-HFTensorSpec hf_centred_norm(std::string name, int64_t dim) {
-  return HFTensorSpec{std::move(name), {dim}, Init::Bias, kNormWeightStd, false};
-}
-
-// The GGUF twin of a zero-centred norm: w + 1.
-GGUFTensorPlan plan_centred_norm(std::string gguf_name, std::string hf_name, int64_t dim) {
-  GGUFTensorPlan plan = plan_copy(std::move(gguf_name), std::move(hf_name), {dim}, false);
-  plan.transform = [](const std::vector<const std::vector<float>*>& src) {
-    std::vector<float> out = *src.at(0);
-    for (float& v : out) v += 1.0f;
-    return out;
-  };
-  return plan;
-}
 
 // Rows of in_proj_qkvz [n_k * (2 dk + 2 r dv), hidden] picked into attn_qkv (want_z = false:
 // every head's q, then every head's k, then every head's v) or attn_gate (want_z = true).
@@ -112,33 +96,10 @@ void plan_linear_attention(std::vector<GGUFTensorPlan>& out, const ModelConfig& 
   out.push_back(plan_copy(g + "ssm_out.weight", p + "out_proj.weight", {c.hidden_size, value_dim}));
 }
 
-void add_gated_attention(std::vector<HFTensorSpec>& out, const ModelConfig& c, const std::string& p) {
-  const int64_t q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
-  out.push_back(hf_linear(p + "q_proj.weight", 2 * q_dim, c.hidden_size));
-  out.push_back(hf_linear(p + "k_proj.weight", kv_dim, c.hidden_size));
-  out.push_back(hf_linear(p + "v_proj.weight", kv_dim, c.hidden_size));
-  out.push_back(hf_linear(p + "o_proj.weight", c.hidden_size, q_dim));
-  out.push_back(hf_centred_norm(p + "q_norm.weight", c.head_dim));
-  out.push_back(hf_centred_norm(p + "k_norm.weight", c.head_dim));
-}
-
-void plan_gated_attention(std::vector<GGUFTensorPlan>& out, const ModelConfig& c, int64_t il, const std::string& p) {
-  const std::string g = gguf_layer(il);
-  const int64_t q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
-  out.push_back(plan_copy(g + "attn_q.weight", p + "q_proj.weight", {2 * q_dim, c.hidden_size}));
-  out.push_back(plan_copy(g + "attn_k.weight", p + "k_proj.weight", {kv_dim, c.hidden_size}));
-  out.push_back(plan_copy(g + "attn_v.weight", p + "v_proj.weight", {kv_dim, c.hidden_size}));
-  out.push_back(plan_copy(g + "attn_output.weight", p + "o_proj.weight", {c.hidden_size, q_dim}));
-  out.push_back(plan_centred_norm(g + "attn_q_norm.weight", p + "q_norm.weight", c.head_dim));
-  out.push_back(plan_centred_norm(g + "attn_k_norm.weight", p + "k_norm.weight", c.head_dim));
-}
-
 void read_hf(const json& hf, ModelConfig& c) {
   c.qk_norm = true;
   if (c.attention_bias) fail("key attention_bias: true is not supported (llama.cpp's qwen3next has no biases)");
-  for (const char* key : {"num_experts", "num_experts_per_tok", "moe_intermediate_size", "linear_num_key_heads",
-                          "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim",
-                          "linear_conv_kernel_dim"})
+  for (const char* key : {"num_experts", "num_experts_per_tok", "moe_intermediate_size"})
     if (!hf_has(hf, key)) fail("missing key {}", key);
   c.n_experts = hf_int(hf, "num_experts", 0, 1, kMaxExperts);
   c.n_experts_used = hf_int(hf, "num_experts_per_tok", 0, 1, kMaxExperts);
@@ -153,32 +114,7 @@ void read_hf(const json& hf, ModelConfig& c) {
   if (hf_has(hf, "mlp_only_layers") && !hf["mlp_only_layers"].empty())
     fail("key mlp_only_layers: dense layers are not supported (llama.cpp's qwen3next has none)");
 
-  c.full_attention_interval = hf_int(hf, "full_attention_interval", 4, 1, kMaxLayers);
-  c.linear_n_k_heads = hf_int(hf, "linear_num_key_heads", 0, 1, kMaxHeads);
-  c.linear_n_v_heads = hf_int(hf, "linear_num_value_heads", 0, 1, kMaxHeads);
-  c.linear_k_head_dim = hf_int(hf, "linear_key_head_dim", 0, 1, kMaxHeadDim);
-  c.linear_v_head_dim = hf_int(hf, "linear_value_head_dim", 0, 1, kMaxHeadDim);
-  c.linear_conv_kernel = hf_int(hf, "linear_conv_kernel_dim", 0, 1, 64);
-  // The GGUF has one state size for q/k and v heads (ssm.state_size; llama.cpp reads head_v_dim
-  // as inner_size / n_v): keep to configs it can represent.
-  if (c.linear_k_head_dim != c.linear_v_head_dim)
-    fail("key linear_value_head_dim: {} != linear_key_head_dim {} is not supported (llama.cpp's qwen3next)",
-         c.linear_v_head_dim, c.linear_k_head_dim);
-  if (hf_has(hf, "layer_types")) {
-    const json& types = hf["layer_types"];
-    if (!types.is_array() || static_cast<int64_t>(types.size()) != c.n_layers)
-      fail("key layer_types: expected a list of {} entries", c.n_layers);
-    for (int64_t il = 0; il < c.n_layers; ++il) {
-      const std::string want = c.layer_is_recurrent(il) ? "linear_attention" : "full_attention";
-      if (!types[il].is_string() || types[il].get<std::string>() != want)
-        fail("key layer_types: entry {} is {}, but full_attention_interval {} makes it {}", il, types[il].dump(),
-             c.full_attention_interval, want);
-    }
-  }
-  // Qwen3NextConfig's partial_rotary_factor defaults to 0.25 (read_rope's default is 1).
-  const json params = hf_has(hf, "rope_parameters") ? hf["rope_parameters"] : json::object();
-  if (!hf_has(hf, "partial_rotary_factor") && !(params.is_object() && hf_has(params, "partial_rotary_factor")))
-    c.rotary_dim = c.head_dim / 4;
+  read_linear_attention_hf(hf, c);
 }
 
 }  // namespace
@@ -196,12 +132,7 @@ ArchSpec make_qwen3next_arch() {
     gguf_set_u32(w, c.arch, "expert_feed_forward_length", c.moe_intermediate_size);
     if (c.shared_expert_intermediate_size > 0)
       gguf_set_u32(w, c.arch, "expert_shared_feed_forward_length", c.shared_expert_intermediate_size);
-    gguf_set_u32(w, c.arch, "ssm.conv_kernel", c.linear_conv_kernel);
-    gguf_set_u32(w, c.arch, "ssm.state_size", c.linear_k_head_dim);
-    gguf_set_u32(w, c.arch, "ssm.group_count", c.linear_n_k_heads);
-    gguf_set_u32(w, c.arch, "ssm.time_step_rank", c.linear_n_v_heads);
-    gguf_set_u32(w, c.arch, "ssm.inner_size", c.linear_v_head_dim * c.linear_n_v_heads);
-    gguf_set_u32(w, c.arch, "full_attention_interval", c.full_attention_interval);
+    write_linear_attention_gguf(c, w);
   };
 
   spec.read_gguf_metadata = [](const GGUFFile& f, ModelConfig& c) {
@@ -211,17 +142,7 @@ ArchSpec make_qwen3next_arch() {
     c.moe_intermediate_size = gguf_arch_int(f, c.arch, "expert_feed_forward_length");
     c.shared_expert_intermediate_size = gguf_arch_int_opt(f, c.arch, "expert_shared_feed_forward_length").value_or(0);
     c.n_shared_experts = c.shared_expert_intermediate_size > 0 ? 1 : 0;
-    if (f.find(c.arch + ".attention.recurrent_layers"))
-      fail("key {}.attention.recurrent_layers: an explicit layer pattern is not supported yet", c.arch);
-    c.full_attention_interval = gguf_arch_int_opt(f, c.arch, "full_attention_interval").value_or(4);
-    c.linear_conv_kernel = gguf_arch_int(f, c.arch, "ssm.conv_kernel");
-    c.linear_k_head_dim = gguf_arch_int(f, c.arch, "ssm.state_size");
-    c.linear_n_k_heads = gguf_arch_int(f, c.arch, "ssm.group_count");
-    c.linear_n_v_heads = gguf_arch_int(f, c.arch, "ssm.time_step_rank");
-    const int64_t inner = gguf_arch_int(f, c.arch, "ssm.inner_size");
-    if (c.linear_n_v_heads <= 0 || inner % c.linear_n_v_heads != 0)
-      fail("key {}.ssm.inner_size: {} does not split into {} heads", c.arch, inner, c.linear_n_v_heads);
-    c.linear_v_head_dim = inner / c.linear_n_v_heads;
+    read_linear_attention_gguf(f, c);
   };
 
   spec.hf_tensors = [](const ModelConfig& c) {

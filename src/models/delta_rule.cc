@@ -135,7 +135,7 @@ void delta_rule(const DeltaRuleInputs& in, const Batch& batch, KVCache& cache, i
       std::vector<float> bs;
       for (int64_t h = h0; h < h1; ++h) {
         float* s = S + h * d.dk * d.dv;
-        const int64_t kh = h / r;
+        const int64_t kh = in.tiled_k_heads ? h % in.n_k_heads : h / r;
         for (size_t c0 = 0; c0 < rows.size(); c0 += kDeltaChunk) {
           const size_t c1 = std::min(rows.size(), c0 + static_cast<size_t>(kDeltaChunk));
           q.clear(), k.clear(), v.clear(), g.clear(), out.clear(), bs.clear();

@@ -63,8 +63,10 @@ void delta_chunk(float* s, const std::vector<const float*>& q, const std::vector
 // token takes the recurrent step), every v head in parallel.
 struct DeltaRuleInputs {
   // Per token: q of every k head, then k of every k head, then v of every v head (q already
-  // scaled, q and k l2-normed); v head h reads k head h / (n_v / n_k).
+  // scaled, q and k l2-normed); v head h reads k head h / (n_v / n_k), or h % n_k when
+  // tiled_k_heads (Qwen3.5's GGUF: llama.cpp's converter reorders the v heads so).
   const Activations* qkv = nullptr;
+  bool tiled_k_heads = false;
   const float* g = nullptr;     // per token and v head, g_dim log-decays: g[(t n_v + h) g_dim + i]
   const float* beta = nullptr;  // per token and v head: beta[t n_v + h]
   int64_t n_k_heads = 0, n_v_heads = 0;

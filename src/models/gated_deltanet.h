@@ -1,11 +1,14 @@
-// The Gated DeltaNet token mixer of Qwen3-Next's linear-attention layers (transformers'
-// Qwen3NextGatedDeltaNet; llama.cpp's build_layer_attn_linear), under llama.cpp's GGUF names:
+// The Gated DeltaNet token mixer of Qwen3-Next's and Qwen3.5's linear-attention layers
+// (transformers' Qwen3NextGatedDeltaNet / Qwen3_5GatedDeltaNet; llama.cpp's
+// build_layer_attn_linear), under llama.cpp's GGUF names:
 //
 //   mixed = x Wqkv                       (conv channels: every head's q, then k, then v)
 //   z     = x Wgate                      (output gate, per v head)
-//   b, a  = x Wba                        (per k head group: r betas, then r alphas; r = n_v / n_k)
+//   b, a  = x Wba                        (Qwen3-Next: per k head group, r betas then r alphas; r = n_v / n_k)
+//         = x Wbeta, x Walpha            (Qwen3.5: one row per v head each)
 //   c     = silu(causal depthwise conv1d(mixed))  (kernel K over this and the K-1 previous tokens)
-//   q, k  = l2norm per head;  q /= sqrt(d_k);  q, k heads repeated r times (v head h uses k head h / r)
+//   q, k  = l2norm per head;  q /= sqrt(d_k);  q, k heads shared by r v heads: v head h uses k head
+//           h / r (Qwen3-Next: grouped) or h % n_k (Qwen3.5 GGUF: the converter tiles the v heads)
 //   beta  = sigmoid(b),  g = ssm_a * softplus(a + dt_bias)   (ssm_a = -exp(A_log) < 0)
 //   per v head, with state S [d_k x d_v]:
 //     S = exp(g) S;   delta = beta (v - S^T k);   S += k delta^T;   o = S^T q
@@ -32,15 +35,25 @@
 
 namespace dragon::blocks {
 
+// How a family's GGUF lays out the per-v-head tensors.
+enum class DeltaNetLayout {
+  Qwen3Next,  // ssm_ba fused per k head; v heads grouped by k head
+  Qwen35,     // ssm_beta / ssm_alpha per v head; v heads tiled (llama.cpp's _reorder_v_heads)
+};
+
 struct DeltaNetWeights {
-  Linear qkv, gate, ba, out;
+  DeltaNetLayout layout = DeltaNetLayout::Qwen3Next;
+  Linear qkv, gate, out;
+  Linear ba;           // Qwen3Next
+  Linear beta, alpha;  // Qwen35
   std::vector<float> conv;     // [channels, K] taps, oldest input first
   std::vector<float> dt_bias;  // [n_v]
   std::vector<float> a;        // [n_v] ssm_a = -exp(A_log)
   std::vector<float> norm;     // [d_v] gated RMSNorm weight
 };
 
-DeltaNetWeights load_deltanet(const Weights& w, const ModelConfig& c, int64_t il);
+DeltaNetWeights load_deltanet(const Weights& w, const ModelConfig& c, int64_t il,
+                              DeltaNetLayout layout = DeltaNetLayout::Qwen3Next);
 
 // x: the normalised hidden states [n_tokens, hidden] -> [n_tokens, hidden]. Updates the
 // recurrent state of layer `il` of each batch sequence.

@@ -1,6 +1,7 @@
 #include "models/model_file.h"
 
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -20,7 +21,8 @@ struct Expected {
 // Compares the file's tensors with what the config implies. With `allow_fp8_scales`, a
 // "<name>_scale_inv" may accompany an expected tensor (DeepSeek-style FP8 checkpoints).
 void check_tensors(const std::string& where, const std::vector<TensorView>& tensors,
-                   const std::vector<Expected>& expected, const std::string& arch, bool allow_fp8_scales) {
+                   const std::vector<Expected>& expected, const std::string& arch, bool allow_fp8_scales,
+                   const std::vector<std::string>& ignored_prefixes = {}) {
   std::map<std::string_view, const TensorView*> by_name;
   for (const TensorView& t : tensors) by_name.emplace(t.name, &t);
   std::set<std::string_view> known;
@@ -38,6 +40,9 @@ void check_tensors(const std::string& where, const std::vector<TensorView>& tens
         known.count(std::string_view(t.name).substr(0, t.name.size() - std::string_view("_scale_inv").size())))
       continue;
     if (t.name.ends_with("rotary_emb.inv_freq")) continue;  // a buffer some old checkpoints saved
+    if (std::any_of(ignored_prefixes.begin(), ignored_prefixes.end(),
+                    [&](const std::string& p) { return t.name.starts_with(p); }))
+      continue;
     fail("{}: unexpected tensor {} {} (not part of a {} model with this config)", where, t.name, shape_string(t.shape),
          arch);
   }
@@ -101,7 +106,7 @@ OpenedModel open_model(const std::string& model) {
   for (const auto& [name, view] : m.hf->tensors()) m.tensors.push_back(view);
   std::vector<Expected> expected;
   for (const HFTensorSpec& s : m.spec->hf_tensors(m.config)) expected.push_back({s.name, s.shape});
-  check_tensors(path, m.tensors, expected, m.config.arch, true);
+  check_tensors(path, m.tensors, expected, m.config.arch, true, m.spec->hf_ignored_prefixes);
   check_fp8_scales(path, *m.hf);
   return m;
 }

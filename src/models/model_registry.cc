@@ -33,6 +33,8 @@ const std::map<std::string, Builder>& builders() {
       {"qwen3", build_qwen3},
       {"qwen3moe", build_qwen3moe},
       {"qwen3next", build_qwen3next},
+      {"qwen35", build_qwen35},
+      {"qwen35moe", build_qwen35},
   };
   return table;
 }

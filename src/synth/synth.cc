@@ -38,8 +38,13 @@ void apply_config_override(json& config, const std::string& assignment) {
   *node = std::move(value);
 }
 
-void apply_layer_count(json& config, int64_t layers) {
+void apply_layer_count(json& config_in, int64_t layers) {
   if (layers < 1 || layers > arch::kMaxLayers) fail("--layers {}: must be in [1, {}]", layers, arch::kMaxLayers);
+  // Multimodal releases (Qwen3.5) keep the language model's keys in text_config.
+  json& config = config_in.contains("text_config") && config_in["text_config"].is_object() &&
+                         !config_in.contains("num_hidden_layers")
+                     ? config_in["text_config"]
+                     : config_in;
   const json old = config.value("num_hidden_layers", json());
   if (!old.is_number_integer()) fail("--layers: the config has no integer num_hidden_layers");
   const int64_t old_layers = old.get<int64_t>();

@@ -67,7 +67,9 @@ def main():
         config = load_config(args.model)
         family = family_for(config, args.model)
         weights = HfWeights(args.model, config)
-        tokens = parse_tokens(args.tokens, config["vocab_size"])
+        # Multimodal configs (Qwen3.5) keep the text model's keys in text_config.
+        vocab_size = (config.get("text_config") or config)["vocab_size"]
+        tokens = parse_tokens(args.tokens, vocab_size)
         start = time.time()
         with torch.no_grad():
             if args.mtp:
@@ -80,11 +82,11 @@ def main():
     except (OSError, ValueError, KeyError, NotImplementedError) as error:
         raise SystemExit(f"reference_logits: {args.model}: {type(error).__name__}: {error}")
 
-    expected = (len(tokens) - (1 if args.mtp else 0), config["vocab_size"])
+    expected = (len(tokens) - (1 if args.mtp else 0), vocab_size)
     if tuple(logits.shape) != expected:
         raise SystemExit(f"reference_logits: family returned logits of shape {list(logits.shape)}, "
                          f"expected {list(expected)}")
-    print(f"reference_logits: {len(tokens)} tokens, vocab {config['vocab_size']}, {args.dtype}, "
+    print(f"reference_logits: {len(tokens)} tokens, vocab {vocab_size}, {args.dtype}, "
           f"{elapsed:.2f} s", file=sys.stderr)
     if args.out:
         logits.to(torch.float32).numpy().astype("<f4").tofile(args.out)
