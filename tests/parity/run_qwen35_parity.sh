@@ -9,6 +9,8 @@
 #   greedy generation (12 tokens, F32):  identical to llama_oracle --generate
 #   HF F32 (multimodal layout: model.language_model.*, text_config) vs the PyTorch reference
 #   (float64, families/qwen3_5.py, HF's grouped v heads): rel RMSE <= 1e-4
+#   the dense HF directory with a real download's vision / MTP tensors added: the same logits;
+#   with a stray text tensor: a one-line error
 # Prints every measured figure. Runs from the repo root; binaries from ${DRAGON_BUILD:-build}.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -60,7 +62,28 @@ run_variant() {  # run_variant PRESET --set ...
     --threads "$THREADS_DRAGON" 2>/dev/null
   check $CMP "$dir/dragon-hf.f32" "$dir/ref.f32" --tokens "$N_TOKENS" --vocab "$vocab" \
     --label "$preset HF F32 dragon vs PyTorch (HF's grouped v heads)" --max-rel-rmse 1e-4
+  if [ "$preset" = qwen3.5-27b ]; then check real_download_layout "$dir" "$vocab"; fi
   rm -rf "$dir"
+}
+
+# A real download also holds the vision tower and the MTP block: dragon skips them (the same
+# logits), but a tensor the text model does not have is still a clear error.
+real_download_layout() {  # real_download_layout DIR VOCAB
+  local dir=$1 vocab=$2 err
+  "$PY" tests/parity/add_hf_tensors.py "$dir/hf" model.visual.patch_embed.proj.weight,mtp.fc.weight,mtp.norm.weight
+  "$DRAGON" logits --model "$dir/hf" --tokens "$tokens" --out "$dir/dragon-full.f32" --kv-type f32 \
+    --threads "$THREADS_DRAGON" 2>/dev/null || { echo "FAIL dragon cannot load the HF directory with vision / MTP tensors"; return 1; }
+  $CMP "$dir/dragon-full.f32" "$dir/dragon-hf.f32" --tokens "$N_TOKENS" --vocab "$vocab" \
+    --label "$preset HF with vision + MTP tensors vs without" --max-rel-rmse 1e-7 || return 1
+  "$PY" tests/parity/add_hf_tensors.py "$dir/hf" model.language_model.layers.0.mlp.stray.weight
+  if err=$("$DRAGON" logits --model "$dir/hf" --tokens 1,2 --out "$dir/x.f32" 2>&1); then
+    echo "FAIL a stray text tensor was accepted"; return 1
+  fi
+  case "$err" in
+    "dragon: error: "*"unexpected tensor model.language_model.layers.0.mlp.stray.weight"*)
+      echo "PASS stray text tensor refused: $err" ;;
+    *) echo "FAIL unexpected error for a stray tensor: $err"; return 1 ;;
+  esac
 }
 
 # Qwen3's vocabulary size (the synthetic models carry its tokenizer): 40% fewer embedding and
