@@ -4,7 +4,7 @@
 # real indexer (64 heads of 128), narrow hidden / expert widths — with index_topk set to 8, far
 # below the 40-token prompt, so every position past the 8th attends to a subset the indexer picks:
 #   GGUF F32 vs llama_oracle (F32 KV):      rel RMSE <= 1e-3, argmax equal at every position
-#   greedy generation (24-token prompt + 16 through the cache, the decode path, F32 KV):
+#   greedy generation (24-token prompt + 16 through the cache, the decode path, F32 and F16 KV):
 #                                           identical to llama_oracle --generate
 #   HF F32 vs PyTorch reference (float64):  rel RMSE <= 1e-4, argmax equal
 #   the selection matters (the test can fail): dragon with index_topk >= the prompt (dense
@@ -66,10 +66,12 @@ echo "dragon logits f32: $(echo "$(date +%s.%N) - $t0" | bc) s"
 check $CMP "$work/dragon.f32" "$work/llama.f32" --tokens "$N_TOKENS" --vocab "$vocab" \
   --label "$preset GGUF F32 dragon vs llama.cpp" --max-rel-rmse 1e-3
 
-expected=$("$ORACLE" --model "$work/f32.gguf" --tokens "$prompt" --generate 16 --threads "$THREADS" 2>/dev/null | tail -1)
-got=$("$DRAGON" generate --model "$work/f32.gguf" --tokens "$prompt" -n 16 --kv-type f32 --threads "$THREADS_DRAGON" 2>/dev/null)
-if [ "$got" = "$expected" ]; then echo "PASS $preset generate: 16/16 tokens identical to llama.cpp"
-else echo "FAIL $preset generate"; echo "  dragon: $got"; echo "  llama:  $expected"; failed+=("$preset generate"); fi
+for kv in f32 f16; do  # f16: the latent rows and indexer keys are read back from half floats
+  expected=$("$ORACLE" --model "$work/f32.gguf" --tokens "$prompt" --generate 16 --kv-type $kv --threads "$THREADS" 2>/dev/null | tail -1)
+  got=$("$DRAGON" generate --model "$work/f32.gguf" --tokens "$prompt" -n 16 --kv-type $kv --threads "$THREADS_DRAGON" 2>/dev/null)
+  if [ "$got" = "$expected" ]; then echo "PASS $preset generate (KV $kv): 16/16 tokens identical to llama.cpp"
+  else echo "FAIL $preset generate (KV $kv)"; echo "  dragon: $got"; echo "  llama:  $expected"; failed+=("$preset generate $kv"); fi
+done
 
 "$PY" tests/reference/reference_logits.py --model "$work/hf" --tokens "$tokens" --out "$work/ref.f32" \
   --dtype float64 --threads 1 2>/dev/null
