@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <numeric>
 
+#include "kernels/matmul.h"
 #include "tensor/half.h"
 #include "util/error.h"
 
@@ -35,6 +37,16 @@ void layer_norm_rows(Activations& x, const std::vector<float>& weight, const std
     const double inv = 1.0 / std::sqrt(var / static_cast<double>(x.cols) + kEps);
     for (int64_t i = 0; i < x.cols; ++i) v[i] = static_cast<float>((v[i] - mean) * inv * weight[i] + bias[i]);
   }
+}
+
+TensorView f32_view(const Activations& a, const char* name) {
+  TensorView v;
+  v.name = name;
+  v.dtype = DType::F32;
+  v.shape = {a.rows, a.cols};
+  v.data = reinterpret_cast<const uint8_t*>(a.data.data());
+  v.nbytes = a.data.size() * sizeof(float);
+  return v;
 }
 
 // Row p of a span's keys as f32 (`width` values).
@@ -77,46 +89,60 @@ std::vector<std::vector<int64_t>> DsaIndexer::select(const Activations& x, const
   const int64_t n = x.rows, H = c_.index_n_heads, D = c_.index_head_dim, topk = c_.index_topk;
   std::vector<std::vector<int64_t>> selected(static_cast<size_t>(n));
   // Tokens that see no more than topk positions attend densely: nothing to score.
-  std::vector<int64_t> sparse;
+  std::map<int, std::vector<int64_t>> sparse_by_seq;
   for (int64_t t = 0; t < n; ++t)
-    if (batch.positions[t] + 1 > topk) sparse.push_back(t);
-  if (sparse.empty()) return selected;
+    if (batch.positions[t] + 1 > topk) sparse_by_seq[batch.seq_ids[t]].push_back(t);
+  if (sparse_by_seq.empty()) return selected;
 
   Activations q = linear(qr, w.q_b, pool);
   rope_.apply_rows(q, batch.positions);
-  Activations head_w = linear(x, w.weights, pool);
-  const double w_scale = 1.0 / std::sqrt(static_cast<double>(H * D));
+  const Activations head_w = linear(x, w.weights, pool);
+  const float w_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(H * D)));
 
-  pool.parallel_for(static_cast<int64_t>(sparse.size()), [&](int64_t begin, int64_t end) {
-    std::vector<float> key(static_cast<size_t>(D));
-    std::vector<double> score;
-    std::vector<int64_t> order;
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = sparse[i], n_pos = batch.positions[t] + 1;
-      const KVSpan span = cache.indexer_span(layer, batch.seq_ids[t]);
-      score.assign(static_cast<size_t>(n_pos), 0.0);
-      for (int64_t p = 0; p < n_pos; ++p) {
-        read_key(span, p, D, key.data());
-        double s = 0;
-        for (int64_t h = 0; h < H; ++h) {
-          const float* qh = q.row(t) + h * D;
-          double dot = 0;
-          for (int64_t d = 0; d < D; ++d) dot += static_cast<double>(qh[d]) * key[d];
-          if (dot > 0) s += head_w.row(t)[h] * w_scale * dot;  // ReLU, then the head's weight
-        }
-        score[p] = s;
+  for (const auto& [seq, tokens] : sparse_by_seq) {
+    int64_t n_ctx = 0;
+    for (int64_t t : tokens) n_ctx = std::max(n_ctx, batch.positions[t] + 1);
+    // The sequence's keys once, then q . k of every (token, head, position) as GEMMs of
+    // kChunk tokens (bounded scratch: kChunk * H * n_ctx floats).
+    const KVSpan span = cache.indexer_span(layer, seq);
+    Activations keys(n_ctx, D);
+    for (int64_t p = 0; p < n_ctx; ++p) read_key(span, p, D, keys.row(p));
+    constexpr int64_t kChunk = 16;
+    for (size_t first = 0; first < tokens.size(); first += kChunk) {
+      const int64_t m = std::min<int64_t>(kChunk, static_cast<int64_t>(tokens.size() - first));
+      Activations qh(m * H, D), dots;
+      int64_t chunk_ctx = 0;  // causal: no token of the chunk sees past its last position
+      for (int64_t i = 0; i < m; ++i) {
+        std::copy_n(q.row(tokens[first + i]), H * D, qh.row(i * H));
+        chunk_ctx = std::max(chunk_ctx, batch.positions[tokens[first + i]] + 1);
       }
-      // The topk highest scores; equal scores keep the earlier position.
-      order.resize(static_cast<size_t>(n_pos));
-      std::iota(order.begin(), order.end(), int64_t{0});
-      std::partial_sort(order.begin(), order.begin() + topk, order.end(), [&](int64_t a, int64_t b) {
-        return score[a] != score[b] ? score[a] > score[b] : a < b;
+      TensorView key_view = f32_view(keys, "indexer keys");
+      key_view.shape[0] = chunk_ctx;
+      key_view.nbytes = static_cast<uint64_t>(chunk_ctx * D) * sizeof(float);
+      matmul(qh, key_view, dots, pool);  // [m * H, chunk_ctx]
+      pool.parallel_for(m, [&](int64_t begin, int64_t end) {
+        std::vector<float> score;
+        std::vector<int64_t> order;
+        for (int64_t i = begin; i < end; ++i) {
+          const int64_t t = tokens[first + i], n_pos = batch.positions[t] + 1;
+          score.assign(static_cast<size_t>(n_pos), 0.0f);
+          for (int64_t h = 0; h < H; ++h) {  // ReLU, then the head's weight, summed over heads
+            const float wh = head_w.row(t)[h] * w_scale, *d = dots.row(i * H + h);
+            for (int64_t p = 0; p < n_pos; ++p) score[p] += wh * std::max(d[p], 0.0f);
+          }
+          // The topk highest scores; equal scores keep the earlier position.
+          order.resize(static_cast<size_t>(n_pos));
+          std::iota(order.begin(), order.end(), int64_t{0});
+          std::partial_sort(order.begin(), order.begin() + topk, order.end(), [&](int64_t a, int64_t b) {
+            return score[a] != score[b] ? score[a] > score[b] : a < b;
+          });
+          order.resize(static_cast<size_t>(topk));
+          std::sort(order.begin(), order.end());
+          selected[t] = order;
+        }
       });
-      order.resize(static_cast<size_t>(topk));
-      std::sort(order.begin(), order.end());
-      selected[t] = order;
     }
-  });
+  }
   return selected;
 }
 
