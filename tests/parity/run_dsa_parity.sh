@@ -7,6 +7,8 @@
 #   greedy generation (24-token prompt + 16 through the cache, the decode path, F32 and F16 KV):
 #                                           identical to llama_oracle --generate
 #   HF F32 vs PyTorch reference (float64):  rel RMSE <= 1e-4, argmax equal
+#   dragon serve --parallel 3: three greedy completions sent together equal the same requests
+#   sent one at a time (several sequences per batch, the prefix cache)
 #   the selection matters (the test can fail): dragon with index_topk >= the prompt (dense
 #   attention over the SAME weights) against llama.cpp's sparse logits, and the PyTorch reference
 #   with the selection dropped (DSA_REFERENCE_DENSE=1) against dragon's sparse logits, must both
@@ -87,6 +89,38 @@ must_differ "$preset dragon DENSE vs llama.cpp sparse" "$work/dragon-dense.f32" 
 DSA_REFERENCE_DENSE=1 "$PY" tests/reference/reference_logits.py --model "$work/hf" --tokens "$tokens" \
   --out "$work/ref-dense.f32" --dtype float64 --threads 1 2>/dev/null
 must_differ "$preset PyTorch DENSE vs dragon sparse" "$work/ref-dense.f32" "$work/dragon-hf.f32"
+
+# Several sequences in one batch (dragon serve --parallel 3: each sequence's own keys and top-k;
+# a repeated prompt resumes from the prefix cache, indexer keys included): three greedy
+# completions sent together must equal the same requests sent one at a time.
+port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$DRAGON" serve --model "$work/f32.gguf" --name dsa --port "$port" --ctx 256 --parallel 3 --threads "$THREADS_DRAGON" \
+  >"$work/serve.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 60); do curl -sf -m 2 "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.5; done
+complete() {  # complete PROMPT -> the completion text, hex
+  curl -sf -m 120 "http://127.0.0.1:$port/v1/completions" -H 'Content-Type: application/json' \
+    -d "{\"model\": \"dsa\", \"prompt\": \"$1\", \"max_tokens\": 16, \"temperature\": 0}" |
+    "$PY" -c 'import json,sys; print(json.load(sys.stdin)["choices"][0]["text"].encode().hex())'
+}
+prompts=("The quick brown fox jumps over the lazy dog and keeps running far away"
+         "床前明月光 疑是地上霜 举头望明月 低头思故乡 李白 静夜思"
+         "def fibonacci(n): return n if n < 2 else fibonacci(n - 1) + fibonacci(n - 2)")
+alone=() together=()
+for i in 0 1 2; do alone[i]=$(complete "${prompts[i]}" || echo "request failed"); done
+for i in 0 1 2; do complete "${prompts[i]}" >"$work/together.$i" 2>&1 & done
+wait %2 %3 %4 2>/dev/null || true
+for i in 0 1 2; do together[i]=$(cat "$work/together.$i"); done
+if [ "${alone[*]}" = "${together[*]}" ] && [[ "${alone[*]}" != *failed* ]]; then
+  echo "PASS $preset serve --parallel 3: 3 concurrent greedy completions identical to the sequential ones"
+else
+  echo "FAIL $preset serve --parallel 3"; echo "  alone:    ${alone[*]}"; echo "  together: ${together[*]}"
+  tail -5 "$work/serve.log"; failed+=("$preset serve")
+fi
+kill $server 2>/dev/null || true
+wait $server 2>/dev/null || true  # its shutdown, before the work directory goes
+
 echo "DSA parity: $(echo "$(date +%s.%N) - $start" | bc) s"
 
 if ((${#failed[@]})); then
