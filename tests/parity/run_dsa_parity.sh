@@ -6,13 +6,12 @@
 #   GGUF F32 vs llama_oracle (F32 KV):      rel RMSE <= 1e-3, argmax equal at every position
 #   greedy generation (24-token prompt + 16 through the cache, the decode path, F32 and F16 KV):
 #                                           identical to llama_oracle --generate
-#   HF F32 vs PyTorch reference (float64):  rel RMSE <= 1e-4, argmax equal
+#   HF F32 and HF FP8 (e4m3 + 128x128 scales) vs PyTorch reference (float64): rel RMSE <= 1e-4
 #   dragon serve --parallel 3: three greedy completions sent together equal the same requests
 #   sent one at a time (several sequences per batch, the prefix cache)
 #   the selection matters (the test can fail): dragon with index_topk >= the prompt (dense
-#   attention over the SAME weights) against llama.cpp's sparse logits, and the PyTorch reference
-#   with the selection dropped (DSA_REFERENCE_DENSE=1) against dragon's sparse logits, must both
-#   miss the bound above by far (rel RMSE > 1e-2)
+#   attention over the SAME weights) against llama.cpp's sparse logits must miss the bound above
+#   by far (rel RMSE > 1e-2)
 # Prints every measured figure. Runs from the repo root; binaries from ${DRAGON_BUILD:-build}.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -82,13 +81,21 @@ done
 check $CMP "$work/dragon-hf.f32" "$work/ref.f32" --tokens "$N_TOKENS" --vocab "$vocab" \
   --label "$preset HF F32 dragon vs PyTorch" --max-rel-rmse 1e-4
 
+# The release's form: FP8 e4m3 projections (indexer wq_b / wk too) with 128x128 scales,
+# weights_proj in BF16.
+"$DRAGON" synth "$preset" --format hf --dtype fp8 --layers "$layers" --seed 31 "${sets[@]}" --set index_topk=$TOPK \
+  --out "$work/hf-fp8" >/dev/null
+"$PY" tests/reference/reference_logits.py --model "$work/hf-fp8" --tokens "$tokens" --out "$work/ref-fp8.f32" \
+  --dtype float64 --threads 1 2>/dev/null
+"$DRAGON" logits --model "$work/hf-fp8" --tokens "$tokens" --out "$work/dragon-fp8.f32" --kv-type f32 \
+  --threads "$THREADS_DRAGON" 2>/dev/null
+check $CMP "$work/dragon-fp8.f32" "$work/ref-fp8.f32" --tokens "$N_TOKENS" --vocab "$vocab" \
+  --label "$preset HF FP8 dragon vs PyTorch" --max-rel-rmse 1e-4
+
 # The selection has to matter, or the checks above would pass a dense implementation.
 "$DRAGON" logits --model "$work/dense.gguf" --tokens "$tokens" --out "$work/dragon-dense.f32" --kv-type f32 \
   --threads "$THREADS_DRAGON" 2>/dev/null
 must_differ "$preset dragon DENSE vs llama.cpp sparse" "$work/dragon-dense.f32" "$work/llama.f32"
-DSA_REFERENCE_DENSE=1 "$PY" tests/reference/reference_logits.py --model "$work/hf" --tokens "$tokens" \
-  --out "$work/ref-dense.f32" --dtype float64 --threads 1 2>/dev/null
-must_differ "$preset PyTorch DENSE vs dragon sparse" "$work/ref-dense.f32" "$work/dragon-hf.f32"
 
 # Several sequences in one batch (dragon serve --parallel 3: each sequence's own keys and top-k;
 # a repeated prompt resumes from the prefix cache, indexer keys included): three greedy

@@ -16,11 +16,7 @@ Left out, as in dragon and llama.cpp: the Hadamard rotation of q and k before th
 demo code applies to imitate its FP8 kernels.
 The MTP layer is not part of the forward pass (deepseek_v2.forward_mtp runs it densely, as
 llama.cpp's graph_mtp does: it builds no indexer).
-DSA_REFERENCE_DENSE=1 in the environment drops the selection (dense MLA on the same weights): the
-parity script uses it to show the comparison catches a missing top-k.
 """
-import os
-
 import torch
 
 from families import common
@@ -77,10 +73,8 @@ def mla_attention(config, w, p, a, cos, sin, dtype):
     k_pe = v2.apply_rope(k_pe.view(1, n, rope), cos, sin).expand(n_heads, n, rope)
     query = torch.cat((q_nope, q_pe), dim=-1)
     key = torch.cat((k_nope, k_pe), dim=-1)
-    bias = None
-    if os.environ.get("DSA_REFERENCE_DENSE") != "1":
-        bias = index_mask(config, w, s, a, qr, cos, sin)[None]
-    attn = common.causal_attention(query, key, v, scale=v2.softmax_scale(config), score_bias=bias)
+    mask = index_mask(config, w, s, a, qr, cos, sin)[None]
+    attn = common.causal_attention(query, key, v, scale=v2.softmax_scale(config), score_bias=mask)
     return common.linear(attn, w(s + "o_proj.weight"))
 
 
