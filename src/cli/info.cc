@@ -120,7 +120,9 @@ void print_text(const json& j) {
   if (!j["supported"].get<bool>()) return;
   fmt::print("context:       {}\n", j["context_length"].get<int64_t>());
   fmt::print("kv cache:      {} bytes/token at F16 ({})\n", j["kv_bytes_per_token"].get<int64_t>(),
-             j["kv_cache"] == "latent" ? "MLA: compressed latent + rope key only" : "per-head keys and values");
+             j["kv_cache"] != "latent"                     ? "per-head keys and values"
+             : j["config"].contains("sparse_attention") ? "MLA: compressed latent + rope key + DSA indexer key only"
+                                                        : "MLA: compressed latent + rope key only");
   fmt::print("config:\n");
   for (const auto& [key, value] : j["config"].items()) fmt::print("  {:<22} {}\n", key, value.dump());
 }

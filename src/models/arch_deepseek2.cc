@@ -20,13 +20,15 @@
 // llama.cpp: src/models/deepseek2.cpp.
 #include <fmt/format.h>
 
+#include "models/arch_deepseek2.h"
+
 #include "io/gguf.h"
 #include "models/arch_moe.h"
 #include "util/error.h"
 
 namespace dragon {
 
-namespace {
+namespace deepseek2_arch {
 
 void read_mla_keys(const nlohmann::json& hf, ModelConfig& c) {
   using namespace arch;
@@ -192,9 +194,10 @@ void read_metadata(const GGUFFile& f, ModelConfig& c) {
   }
 }
 
-}  // namespace
+}  // namespace deepseek2_arch
 
 ArchSpec make_deepseek2_arch() {
+  using namespace deepseek2_arch;
   ArchSpec spec;
   spec.arch = "deepseek2";
   spec.hf_architectures = {"DeepseekV2ForCausalLM", "DeepseekV3ForCausalLM"};

@@ -7,6 +7,7 @@
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "models/mla_decompressed.h"
+#include "tensor/half.h"
 #include "util/error.h"
 
 namespace dragon::blocks {
@@ -51,6 +52,22 @@ Activations gather_heads(const Activations& x, int64_t n_heads, int64_t head_wid
   return out;
 }
 
+// The first `width` values of the rows at `positions` of a latent span, as f32 [positions, width].
+Activations gather_latent_rows(const KVSpan& span, const std::vector<int64_t>& positions, int64_t width) {
+  Activations rows(static_cast<int64_t>(positions.size()), width);
+  for (size_t i = 0; i < positions.size(); ++i) {
+    const int64_t offset = span.row_offset(positions[i], span.k_stride);
+    float* dst = rows.row(static_cast<int64_t>(i));
+    if (span.type == CacheType::F32) {
+      std::copy_n(static_cast<const float*>(span.k) + offset, width, dst);
+    } else {
+      const uint16_t* src = static_cast<const uint16_t*>(span.k) + offset;
+      for (int64_t j = 0; j < width; ++j) dst[j] = f16_to_f32(src[j]);
+    }
+  }
+  return rows;
+}
+
 }  // namespace
 
 float mla_softmax_scale(const ModelConfig& c) {
@@ -80,10 +97,14 @@ MlaWeights load_mla(const Weights& w, const ModelConfig& c, int64_t il) {
   m.k_b = head_slices(w, p + "attn_k_b.weight", {H, c.kv_lora_rank, c.qk_nope_head_dim});
   m.v_b = head_slices(w, p + "attn_v_b.weight", {H, c.v_head_dim, c.kv_lora_rank});
   m.o = load_linear(w, p + "attn_output", c.hidden_size, H * c.v_head_dim, false);
+  // The MTP layer (il >= n_layers) attends densely, as llama.cpp's graph_mtp does.
+  if (c.is_dsa() && il < c.n_layers) m.indexer = load_dsa_indexer(w, c, il);
   return m;
 }
 
-MlaAttention::MlaAttention(const ModelConfig& c) : c_(c), rope_(rope_part_config(c)), scale_(mla_softmax_scale(c)) {}
+MlaAttention::MlaAttention(const ModelConfig& c) : c_(c), rope_(rope_part_config(c)), scale_(mla_softmax_scale(c)) {
+  if (c.is_dsa()) indexer_ = std::make_unique<DsaIndexer>(c);
+}
 
 Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, const Batch& batch, KVCache& cache,
                                   int64_t layer, ThreadPool& pool) const {
@@ -91,19 +112,29 @@ Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, con
   const int64_t n = x.rows, H = c_.n_heads, nope = c_.qk_nope_head_dim, rope = c_.qk_rope_head_dim;
   const int64_t lora = c_.kv_lora_rank, vd = c_.v_head_dim, qk = nope + rope, width = lora + rope;
 
-  const Activations q = w.q.weight ? linear(x, w.q, pool)
-                                   : linear(rms_norm(linear(x, w.q_a, pool), w.q_a_norm, c_.norm_eps), w.q_b, pool);
+  Activations qr;  // RMSNorm(q_a(x)): the lightning indexer reads it too
+  if (!w.q.weight) qr = rms_norm(linear(x, w.q_a, pool), w.q_a_norm, c_.norm_eps);
+  const Activations q = w.q.weight ? linear(x, w.q, pool) : linear(qr, w.q_b, pool);
+  const bool sparse = w.indexer.present();
+  if (sparse && !cache.has_indexer_keys()) fail("DSA attention needs a cache with indexer keys");
 
-  // The cache rows: [RMSNorm(latent) | RoPE(k_pe)] (k_pe as it is when c_.mla_nope).
-  Activations kv = linear(x, w.kv_a, pool);
+  // The cache rows: [RMSNorm(latent) | RoPE(k_pe)] (k_pe as it is when c_.mla_nope), then on DSA
+  // models the indexer key (zero on the MTP layer, which has no indexer).
+  const Activations kv = linear(x, w.kv_a, pool);
   const Activations latent = rms_norm(gather_heads(kv, 1, width, 0, lora), w.kv_a_norm, c_.norm_eps);
   Activations k_pe = gather_heads(kv, 1, width, lora, rope);
   if (!c_.mla_nope) rope_.apply_rows(k_pe, batch.positions);  // Kimi Linear's MLA has no rope
+  const Activations index_k = sparse ? indexer_->keys(x, w.indexer, batch, pool) : Activations();
+  std::vector<float> row(static_cast<size_t>(cache.latent_width()), 0.0f);
   for (int64_t t = 0; t < n; ++t) {
-    std::copy_n(latent.row(t), lora, kv.row(t));
-    std::copy_n(k_pe.row(t), rope, kv.row(t) + lora);
-    cache.store_latent(layer, batch.seq_ids[t], batch.positions[t], kv.row(t));
+    std::copy_n(latent.row(t), lora, row.data());
+    std::copy_n(k_pe.row(t), rope, row.data() + lora);
+    if (sparse) std::copy_n(index_k.row(t), c_.index_head_dim, row.data() + width);
+    cache.store_latent(layer, batch.seq_ids[t], batch.positions[t], row.data());
   }
+  // DSA: the positions each token attends to (empty: all of them).
+  const std::vector<std::vector<int64_t>> selected =
+      sparse ? indexer_->select(x, qr, w.indexer, batch, cache, layer, pool) : std::vector<std::vector<int64_t>>();
 
   Activations q_pe = gather_heads(q, H, qk, nope, rope);
   if (!c_.mla_nope) rope_.apply_rows(q_pe, batch.positions);
@@ -117,7 +148,7 @@ Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, con
   for (const auto& [seq, tokens] : by_seq) {
     int64_t first = batch.positions[tokens.front()];
     for (int64_t t : tokens) first = std::min(first, batch.positions[t]);
-    if (mla_form_for(c_, static_cast<int64_t>(tokens.size()), first) == MlaForm::Absorbed) {
+    if (sparse || mla_form_for(c_, static_cast<int64_t>(tokens.size()), first) == MlaForm::Absorbed) {
       absorbed.insert(absorbed.end(), tokens.begin(), tokens.end());
       continue;
     }
@@ -148,13 +179,26 @@ Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, con
 
   // Every head attends over the shared latent rows: keys are whole rows, values their latent part.
   Activations o_lat(m, H * lora);
-  pool.parallel_for(m * H, [&](int64_t begin, int64_t end) {
+  std::vector<int64_t> dense, sparse_rows;  // indices into `absorbed`
+  for (int64_t i = 0; i < m; ++i) (sparse && !selected[absorbed[i]].empty() ? sparse_rows : dense).push_back(i);
+  pool.parallel_for(static_cast<int64_t>(dense.size()) * H, [&](int64_t begin, int64_t end) {
     std::vector<float> scores;
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t i = item / H, h = item % H, t = absorbed[i];
+      const int64_t i = dense[item / H], h = item % H, t = absorbed[i];
       const KVSpan span = cache.latent_span(layer, batch.seq_ids[t]);
       attend_head(q_abs.row(i) + h * width, span, batch.positions[t] + 1, width, lora, scale_,
                   o_lat.row(i) + h * lora, scores);
+    }
+  });
+  // DSA: the selected rows of a token gathered once, then all its heads attend over them.
+  pool.parallel_for(static_cast<int64_t>(sparse_rows.size()), [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t i = sparse_rows[item], t = absorbed[i];
+      const Activations rows = gather_latent_rows(cache.latent_span(layer, batch.seq_ids[t]), selected[t], width);
+      KVSpan span;
+      span.k = span.v = rows.data.data();
+      span.k_stride = span.v_stride = width;
+      attend_group(q_abs.row(i), H, span, rows.rows, width, lora, scale_, o_lat.row(i));
     }
   });
 

@@ -15,6 +15,9 @@
 //   it like MQA with key width kv_lora_rank + qk_rope_head_dim and value width kv_lora_rank.
 //   softmax scale = mscale^2 / sqrt(qk_nope + qk_rope), mscale = 0.1 mscale_all_dim ln(factor) + 1
 //   under YaRN (1 otherwise); the rope's cos/sin carry YaRN's mscale / mscale_all_dim ratio.
+//   DeepSeek-V3.2 (DSA, models/dsa_indexer.h): the sum over p runs only over the positions the
+//   lightning indexer selects for the query (its index_topk best; all of them while the sequence
+//   is no longer than that), computed in the absorbed form for every token.
 //
 // Weights under llama.cpp's names (an HF kv_b_proj is split at load into the same two tensors):
 //   attn_q_a [q_lora, hidden], attn_q_a_norm, attn_q_b [H*(nope+rope), q_lora]  or  attn_q
@@ -32,8 +35,11 @@
 
 #include <vector>
 
+#include <memory>
+
 #include "kernels/rope.h"
 #include "models/blocks.h"
+#include "models/dsa_indexer.h"
 
 namespace dragon::blocks {
 
@@ -46,6 +52,7 @@ struct MlaWeights {
   std::vector<float> kv_a_norm;
   std::vector<TensorView> k_b, v_b;    // per-head [kv_lora, nope] and [v, kv_lora] views
   Linear o;
+  DsaIndexerWeights indexer;           // DeepSeek-V3.2's lightning indexer (absent: dense attention)
 };
 
 MlaWeights load_mla(const Weights& w, const ModelConfig& c, int64_t il);
@@ -68,6 +75,7 @@ class MlaAttention {
   const ModelConfig& c_;
   Rope rope_;  // over qk_rope_head_dim-wide heads
   float scale_;
+  std::unique_ptr<DsaIndexer> indexer_;  // DSA models only
 };
 
 // DeepSeek's softmax scale (HF DeepseekV2Attention.softmax_scale).

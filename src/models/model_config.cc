@@ -78,6 +78,13 @@ nlohmann::json config_to_json(const ModelConfig& c) {
     };
   }
   if (c.n_nextn_layers > 0) j["n_nextn_layers"] = c.n_nextn_layers;
+  if (c.is_dsa()) {
+    j["sparse_attention"] = {
+        {"index_n_heads", c.index_n_heads},
+        {"index_head_dim", c.index_head_dim},
+        {"index_topk", c.index_topk},
+    };
+  }
   if (c.is_hybrid()) {
     j["linear_attention"] = {
         {"full_attention_interval", c.full_attention_interval},
@@ -141,6 +148,12 @@ void validate_config(const ModelConfig& c) {
     check_range("qk_rope_head_dim", c.qk_rope_head_dim, 2, arch::kMaxHeadDim);
   }
   check_range("n_nextn_layers", c.n_nextn_layers, 0, arch::kMaxLayers);
+  if (c.is_dsa()) {
+    if (!c.is_mla()) fail("config index_topk: sparse attention (DSA) needs MLA (kv_lora_rank)");
+    check_range("index_n_heads", c.index_n_heads, 1, arch::kMaxHeads);
+    check_range("index_head_dim", c.index_head_dim, c.qk_rope_head_dim, arch::kMaxHeadDim);
+    check_range("index_topk", c.index_topk, 1, int64_t{1} << 24);
+  }
   if (c.is_hybrid()) {
     if (c.recurrent_layers.empty())
       check_range("full_attention_interval", c.full_attention_interval, 1, arch::kMaxLayers);

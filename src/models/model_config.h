@@ -75,6 +75,13 @@ struct ModelConfig {
 
   int64_t n_nextn_layers = 0;      // MTP layers appended after the main stack
 
+  // DeepSeek Sparse Attention (DeepSeek-V3.2, models/dsa_indexer.h): a lightning indexer of
+  // index_n_heads heads of index_head_dim scores the cached positions, and each query attends
+  // only to the index_topk best of them. 0 = dense attention.
+  int64_t index_n_heads = 0;
+  int64_t index_head_dim = 0;
+  int64_t index_topk = 0;
+
   // Hybrid linear attention (Qwen3-Next's Gated DeltaNet): every layer except each
   // full_attention_interval-th one mixes tokens through a short causal conv1d and a per-head
   // recurrent state matrix instead of attention over a KV cache.
@@ -103,6 +110,7 @@ struct ModelConfig {
   bool is_moe() const { return n_experts > 0; }
   bool is_mla() const { return kv_lora_rank > 0; }
   bool is_hybrid() const { return full_attention_interval > 0 || !recurrent_layers.empty(); }
+  bool is_dsa() const { return index_topk > 0; }
   // True if layer `il` is a linear-attention (recurrent) layer.
   bool layer_is_recurrent(int64_t il) const {
     if (!recurrent_layers.empty())

@@ -21,6 +21,7 @@ const std::map<std::string, Builder>& builders() {
       {"baichuan", build_baichuan},
       {"deepseek", build_deepseek},
       {"deepseek2", build_deepseek2},
+      {"deepseek32", build_deepseek2},  // V3.2: the same model with the DSA indexer (models/dsa_indexer.h)
       {"ernie4_5", build_ernie4_5},
       {"ernie4_5-moe", build_ernie4_5_moe},
       {"glm4", build_glm4},

@@ -29,10 +29,10 @@ int64_t kv_layers(const ModelConfig& c, Range layers = {0, -1}) {
   return n;
 }
 
-// Values per position per layer: MLA keeps one [latent | k_rope] row, the others a K and a V row
-// per kv head.
+// Values per position per layer: MLA keeps one [latent | k_rope] row (DSA: followed by the
+// lightning indexer's key), the others a K and a V row per kv head.
 RowWidths row_widths(const ModelConfig& c) {
-  if (c.is_mla()) return {c.kv_lora_rank + c.qk_rope_head_dim, 0};
+  if (c.is_mla()) return {c.kv_lora_rank + c.qk_rope_head_dim + (c.is_dsa() ? c.index_head_dim : 0), 0};
   const int64_t vd = c.v_head_dim ? c.v_head_dim : c.head_dim;
   return {c.n_kv_heads * c.head_dim, c.n_kv_heads * vd};
 }
@@ -60,6 +60,7 @@ KVCache::KVCache(const ModelConfig& c, int64_t n_ctx, int n_seq, CacheType type,
       n_seq_(n_seq),
       type_(type),
       latent_(c.is_mla()),
+      indexer_offset_(c.is_dsa() ? c.kv_lora_rank + c.qk_rope_head_dim : 0),
       pool_(pool_blocks(n_ctx, n_seq, n_blocks, block_size)) {
   if (layers.end >= 0 && (layers.begin < 0 || layers.end > c.n_layers || layers.size() < 1))
     fail("kv cache: layers [{}, {}) of a {}-layer model", layers.begin, layers.end, c.n_layers);
@@ -297,6 +298,14 @@ KVSpan KVCache::latent_span(int64_t layer, int seq) const {
   s.blocks = tables_[seq].data();
   s.block_size = block_size_;
   s.block_stride = block_elements_;
+  return s;
+}
+
+KVSpan KVCache::indexer_span(int64_t layer, int seq) const {
+  if (indexer_offset_ == 0) fail("kv cache: indexer_span() on a cache without indexer keys (not a DSA model)");
+  KVSpan s = latent_span(layer, seq);
+  s.k = static_cast<const uint8_t*>(s.k) + indexer_offset_ * element_bytes(type_);
+  s.v = nullptr;
   return s;
 }
 

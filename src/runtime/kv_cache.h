@@ -11,6 +11,8 @@
 // followed by the rotated shared rope key (qk_rope_head_dim). That row is the key of the absorbed
 // attention and its first kv_lora_rank values are the value (models/mla.h) — e.g. 576 values per
 // layer for DeepSeek-V3 instead of 128 heads x (192 + 128).
+// DeepSeek-V3.2's sparse attention (config.is_dsa()) appends the lightning indexer's key of the
+// position (index_head_dim, models/dsa_indexer.h) to the same row: 576 + 128 values per layer.
 //
 // Hybrid linear-attention models (config.is_hybrid(), Qwen3-Next) also keep a fixed-size
 // recurrent state per sequence and recurrent layer (conv inputs + delta-rule matrices). That
@@ -102,6 +104,9 @@ class KVCache {
   int64_t latent_width() const { return k_width_; }
   void store_latent(int64_t layer, int seq, int64_t pos, const float* latent_and_rope);
   KVSpan latent_span(int64_t layer, int seq) const;
+  // DSA caches: the rows' indexer keys, as a KVSpan whose keys are index_head_dim wide (no values).
+  bool has_indexer_keys() const { return indexer_offset_ > 0; }
+  KVSpan indexer_span(int64_t layer, int seq) const;
 
   // Recurrent state (hybrid models): config.recurrent_state_floats() floats of layer `layer`
   // (a recurrent layer) of sequence `seq`, zero when the sequence starts.
@@ -129,6 +134,7 @@ class KVCache {
   int n_seq_;
   CacheType type_;
   bool latent_ = false;
+  int64_t indexer_offset_ = 0;  // DSA: where the indexer key starts in a latent row (0: none)
   BlockPool pool_;
   std::vector<uint8_t> data_;
   std::vector<std::vector<int32_t>> tables_;

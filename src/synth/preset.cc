@@ -6,7 +6,7 @@ namespace dragon {
 const std::vector<Preset>& all_presets() {
   static const std::vector<Preset> presets = [] {
     std::vector<Preset> all;
-    for (auto list : {qwen3_presets, dense_presets, moe_presets, hybrid_presets}) {
+    for (auto list : {qwen3_presets, dense_presets, moe_presets, hybrid_presets, sparse_presets}) {
       auto more = list();
       all.insert(all.end(), more.begin(), more.end());
     }

@@ -23,6 +23,7 @@ std::vector<Preset> qwen3_presets();   // synth/presets_qwen3.cc
 std::vector<Preset> dense_presets();   // synth/presets_dense.cc
 std::vector<Preset> moe_presets();     // synth/presets_moe.cc
 std::vector<Preset> hybrid_presets();  // synth/presets_hybrid.cc
+std::vector<Preset> sparse_presets();  // synth/presets_sparse.cc
 
 const std::vector<Preset>& all_presets();
 const Preset* find_preset(std::string_view name);

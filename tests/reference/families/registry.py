@@ -21,4 +21,5 @@ ARCHITECTURES = {
     "Qwen3_5ForCausalLM": "qwen3_5",
     "Qwen3_5MoeForConditionalGeneration": "qwen3_5",
     "Qwen3_5MoeForCausalLM": "qwen3_5",
+    "DeepseekV32ForCausalLM": "deepseek_v32",
 }
