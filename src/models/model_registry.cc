@@ -27,6 +27,7 @@ const std::map<std::string, Builder>& builders() {
       {"glm4moe", build_glm4moe},
       {"hunyuan-moe", build_hunyuan_moe},
       {"llama", build_llama},
+      {"minimax-01", build_minimax01},
       {"minimax-m2", build_minimax_m2},
       {"qwen2", build_qwen2},
       {"qwen3", build_qwen3},
