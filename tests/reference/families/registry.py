@@ -16,4 +16,6 @@ ARCHITECTURES = {
     "DeepseekV2ForCausalLM": "deepseek_v2",
     "DeepseekV3ForCausalLM": "deepseek_v2",
     "Qwen3NextForCausalLM": "qwen3_next",
+    "MiniMaxText01ForCausalLM": "minimax01",
+    "MiniMaxM1ForCausalLM": "minimax01",
 }
