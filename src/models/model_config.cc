@@ -98,6 +98,16 @@ nlohmann::json config_to_json(const ModelConfig& c) {
         {"state_floats_per_layer", c.recurrent_state_floats()},
     };
   }
+  if (c.residual_from_norm || c.residual_alpha_linear != 1.0 || c.residual_alpha_full != 1.0 ||
+      c.residual_alpha_mlp != 1.0 || c.residual_beta_linear != 1.0 || c.residual_beta_full != 1.0 ||
+      c.residual_beta_mlp != 1.0) {
+    j["residual_scaling"] = {
+        {"from_norm", c.residual_from_norm},
+        {"alpha_linear", c.residual_alpha_linear}, {"beta_linear", c.residual_beta_linear},
+        {"alpha_full", c.residual_alpha_full},     {"beta_full", c.residual_beta_full},
+        {"alpha_mlp", c.residual_alpha_mlp},       {"beta_mlp", c.residual_beta_mlp},
+    };
+  }
   return j;
 }
 

@@ -82,9 +82,10 @@ struct ModelConfig {
   int64_t index_head_dim = 0;
   int64_t index_topk = 0;
 
-  // Hybrid linear attention (Qwen3-Next's Gated DeltaNet): every layer except each
-  // full_attention_interval-th one mixes tokens through a short causal conv1d and a per-head
-  // recurrent state matrix instead of attention over a KV cache.
+  // Hybrid linear attention (Qwen3-Next's Gated DeltaNet; MiniMax-01's lightning attention, which
+  // has no conv: conv_kernel 1, n_k = n_v = n_heads, head dims = head_dim): every layer except each
+  // full_attention_interval-th one mixes tokens through a per-head recurrent state matrix (after a
+  // short causal conv1d for the DeltaNet) instead of attention over a KV cache.
   int64_t full_attention_interval = 0;  // 0 = no linear-attention layers
   int64_t linear_n_k_heads = 0;         // q/k heads of the delta rule (llama.cpp ssm.group_count)
   int64_t linear_n_v_heads = 0;         // v heads = state matrices (ssm.time_step_rank)
@@ -100,6 +101,14 @@ struct ModelConfig {
   bool linear_kda = false;
   // MLA whose decoupled qk_rope dims are never rotated (Kimi Linear's mla_use_nope).
   bool mla_nope = false;
+
+  // DeepNorm-style residual scaling (MiniMax-01 / M1): after each sublayer
+  //   h = alpha * r + beta * sublayer(norm(h)),  r = norm(h) if residual_from_norm ("postnorm") else h.
+  // The defaults (1, 1, false) are the plain pre-norm residual.
+  double residual_alpha_linear = 1.0, residual_beta_linear = 1.0;  // linear-attention layers
+  double residual_alpha_full = 1.0, residual_beta_full = 1.0;      // softmax-attention layers
+  double residual_alpha_mlp = 1.0, residual_beta_mlp = 1.0;        // the FFN / MoE
+  bool residual_from_norm = false;
 
   // Special tokens, from the config (tokenizer files may override)
   int64_t bos_token_id = -1;

@@ -29,6 +29,7 @@ const std::map<std::string, Builder>& builders() {
       {"hunyuan-moe", build_hunyuan_moe},
       {"kimi-linear", build_kimi_linear},
       {"llama", build_llama},
+      {"minimax-01", build_minimax01},
       {"minimax-m2", build_minimax_m2},
       {"qwen2", build_qwen2},
       {"qwen3", build_qwen3},

@@ -209,6 +209,28 @@ TEST(ArchMoeConfig, MiniMaxM2) {
   EXPECT_EQ(c.vocab_size, 200064);
 }
 
+// MiniMax-M1: 7 lightning layers then a softmax one (attn_type_list), DeepNorm alphas with postnorm.
+TEST(ArchMoeConfig, MiniMaxM1) {
+  const ModelConfig c = preset_config("minimax-m1");
+  EXPECT_EQ(c.arch, "minimax-01");
+  EXPECT_EQ(c.n_layers, 80);
+  EXPECT_EQ(c.full_attention_interval, 8);
+  EXPECT_TRUE(c.layer_is_recurrent(6));
+  EXPECT_FALSE(c.layer_is_recurrent(7));
+  EXPECT_FALSE(c.layer_is_recurrent(79));
+  EXPECT_EQ(c.recurrent_state_floats(), 64 * 128 * 128);  // one 128 x 128 state per head
+  EXPECT_EQ(c.rotary_dim, 64);
+  EXPECT_EQ(c.n_experts, 32);
+  EXPECT_EQ(c.n_experts_used, 2);
+  EXPECT_EQ(c.moe_intermediate_size, 9216);
+  EXPECT_EQ(c.scoring_func, "softmax");
+  EXPECT_TRUE(c.norm_topk_prob);
+  EXPECT_TRUE(c.residual_from_norm);
+  EXPECT_NEAR(c.residual_alpha_linear, 3.5565588200778455, 1e-12);
+  EXPECT_NEAR(c.residual_alpha_full, 3.5565588200778455, 1e-12);
+  EXPECT_EQ(c.residual_beta_mlp, 1.0);
+}
+
 TEST(ArchMoeConfig, Ernie45_21B_A3B) {
   const ModelConfig c = preset_config("ernie-4.5-21b-a3b");
   EXPECT_EQ(c.arch, "ernie4_5-moe");
@@ -462,6 +484,11 @@ const std::vector<RoundTrip>& round_trips() {
         "moe_intermediate_size=16", "n_routed_experts=8", "num_experts_per_tok=2"},
        {}},
       {"minimax-m2",
+       {"hidden_size=32", "num_attention_heads=4", "num_key_value_heads=2", "head_dim=8", "rotary_dim=4",
+        "intermediate_size=16", "num_local_experts=8", "num_experts_per_tok=2"},
+       {}},
+      // attn_type_list cut to 2 layers: both lightning; the residual alphas become residual_scale.
+      {"minimax-m1",
        {"hidden_size=32", "num_attention_heads=4", "num_key_value_heads=2", "head_dim=8", "rotary_dim=4",
         "intermediate_size=16", "num_local_experts=8", "num_experts_per_tok=2"},
        {}},

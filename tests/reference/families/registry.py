@@ -22,4 +22,6 @@ ARCHITECTURES = {
     "Qwen3_5MoeForConditionalGeneration": "qwen3_5",
     "Qwen3_5MoeForCausalLM": "qwen3_5",
     "DeepseekV32ForCausalLM": "deepseek_v32",
+    "MiniMaxText01ForCausalLM": "minimax01",
+    "MiniMaxM1ForCausalLM": "minimax01",
 }
