@@ -94,6 +94,7 @@ ArchSpec make_minimax_m2_arch();
 ArchSpec make_ernie4_5_moe_arch();
 ArchSpec make_hunyuan_moe_arch();
 ArchSpec make_qwen3next_arch();     // Qwen3-Next: Gated DeltaNet + gated attention, MoE
+ArchSpec make_hy_v3_arch();         // Tencent Hy3: Qwen3-style attention, DeepSeek-V3-style MoE
 
 // Whole-config readers: common keys, then the family's part. Throw dragon::Error for an unknown
 // architecture or a missing / out-of-range key, naming it.

@@ -22,6 +22,7 @@ std::unique_ptr<Model> build_minimax_m2(OpenedModel opened);
 std::unique_ptr<Model> build_hunyuan_moe(OpenedModel opened);
 std::unique_ptr<Model> build_qwen3next(OpenedModel opened);  // Gated DeltaNet hybrid + MoE
 std::unique_ptr<Model> build_deepseek2(OpenedModel opened);  // MLA + DeepSeekMoE (V2, V3, Kimi K2)
+std::unique_ptr<Model> build_hy_v3(OpenedModel opened);      // Tencent Hy3
 
 // The plain llama block (llama.cc) that Llama, Qwen2 and ERNIE 4.5 dense share. With
 // `converter_permuted_qk` the q/k rows are in llama.cpp's permuted layout, so rope pairs adjacent

@@ -16,4 +16,5 @@ ARCHITECTURES = {
     "DeepseekV2ForCausalLM": "deepseek_v2",
     "DeepseekV3ForCausalLM": "deepseek_v2",
     "Qwen3NextForCausalLM": "qwen3_next",
+    "HYV3ForCausalLM": "hy_v3",
 }
