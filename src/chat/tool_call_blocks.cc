@@ -129,6 +129,32 @@ bool parse_glm_call(std::string_view body, const json& tools, std::vector<ToolCa
   return true;
 }
 
+bool parse_hy3_block(std::string_view body, const json& tools, std::vector<ToolCall>& calls) {
+  std::vector<ToolCall> found;
+  size_t at = 0;
+  std::string_view call;
+  while (between(body, at, "<tool_call:opensource>", "</tool_call:opensource>", call)) {
+    const size_t sep = call.find("<tool_sep:opensource>");
+    if (sep == std::string_view::npos) return false;
+    ToolCall c;
+    c.name = std::string(trim(call.substr(0, sep)));
+    if (c.name.empty() || c.name.find('<') != std::string::npos) return false;
+    json args = json::object();
+    size_t p = sep;
+    std::string_view key, value;
+    while (between(call, p, "<arg_key:opensource>", "</arg_key:opensource>", key)) {
+      if (!between(call, p, "<arg_value:opensource>", "</arg_value:opensource>", value)) return false;
+      const std::string k(trim(key));
+      args[k] = argument_value(value, parameter_type(tools, c.name, k));
+    }
+    c.arguments = args.dump();
+    found.push_back(std::move(c));
+  }
+  if (found.empty()) return false;
+  calls.insert(calls.end(), found.begin(), found.end());
+  return true;
+}
+
 bool parse_minimax_block(std::string_view body, const json& tools, std::vector<ToolCall>& calls) {
   std::vector<ToolCall> found;
   size_t at = 0;

@@ -97,6 +97,9 @@ ToolCallFormat tool_call_format_of_template(std::string_view source) {
   if (source.find("<|tool_calls_section_begin|>") != std::string_view::npos) return ToolCallFormat::KimiK2;
   if (source.find("<minimax:tool_call>") != std::string_view::npos || source.find("minimax:tool_call") != std::string_view::npos)
     return ToolCallFormat::MiniMaxM2;
+  // Hy3's template builds its markers as '<tool_sep{}>'.format(HYTK) with HYTK ':opensource'.
+  if (source.find("<tool_sep{}>") != std::string_view::npos || source.find("<tool_sep:opensource>") != std::string_view::npos)
+    return ToolCallFormat::Hy3;
   // GLM's template also says <tool_call>: its <arg_key> tells it from Hermes.
   if (source.find("<arg_key>") != std::string_view::npos) return ToolCallFormat::Glm45;
   if (source.find(kHermesOpen) != std::string_view::npos) return ToolCallFormat::Hermes;
@@ -110,6 +113,7 @@ const char* tool_call_format_name(ToolCallFormat format) {
     case ToolCallFormat::KimiK2: return "kimi-k2";
     case ToolCallFormat::Glm45: return "glm-4.5";
     case ToolCallFormat::MiniMaxM2: return "minimax-m2";
+    case ToolCallFormat::Hy3: return "hy3";
     case ToolCallFormat::None: break;
   }
   return "none";
@@ -138,6 +142,7 @@ ToolCallParser::ToolCallParser(ToolCallFormat format, nlohmann::json tools) : fo
       break;
     }
     case ToolCallFormat::MiniMaxM2: blocks_ = {{"<minimax:tool_call>", {"</minimax:tool_call>"}}}; break;
+    case ToolCallFormat::Hy3: blocks_ = {{"<tool_calls:opensource>", {"</tool_calls:opensource>"}}}; break;
     case ToolCallFormat::None: break;
   }
 }
@@ -147,6 +152,7 @@ bool ToolCallParser::parse_block(std::string_view body, std::vector<ToolCall>& c
   if (format_ == ToolCallFormat::KimiK2) return parse_kimi_block(body, calls);
   if (format_ == ToolCallFormat::Glm45) return parse_glm_call(body, tools_, calls);
   if (format_ == ToolCallFormat::MiniMaxM2) return parse_minimax_block(body, tools_, calls);
+  if (format_ == ToolCallFormat::Hy3) return parse_hy3_block(body, tools_, calls);
   // DeepSeek: a block holds one or more calls.
   std::vector<ToolCall> found;
   size_t at = 0;

@@ -3,7 +3,7 @@
 //   Hermes / Qwen2.5 / Qwen3 / QwQ:  <tool_call>\n{"name": "f", "arguments": {...}}\n</tool_call>
 //   DeepSeek-V3 / R1:   <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{...}\n```<｜tool▁call▁end｜>...<｜tool▁calls▁end｜>
 //   DeepSeek-V3.1+:     <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>f<｜tool▁sep｜>{...}<｜tool▁call▁end｜>...<｜tool▁calls▁end｜>
-//   Kimi-K2, GLM-4.5/4.6/4.7, MiniMax-M2: see tool_call_blocks.h. Kimi's section markers come in
+//   Kimi-K2, GLM-4.5/4.6/4.7, MiniMax-M2, Hy3: see tool_call_blocks.h. Kimi's section markers come in
 //   a plural (the template's) and a singular spelling (<|tool_call_section_begin|>, which some
 //   checkpoints write); either is accepted, and so is a call with no section around it (as
 //   llama.cpp's Kimi parser makes the section markers optional).
@@ -22,7 +22,7 @@
 
 namespace dragon::chat {
 
-enum class ToolCallFormat { None, Hermes, DeepSeekV3, KimiK2, Glm45, MiniMaxM2 };
+enum class ToolCallFormat { None, Hermes, DeepSeekV3, KimiK2, Glm45, MiniMaxM2, Hy3 };
 
 // The format a chat template teaches, or None.
 ToolCallFormat tool_call_format_of_template(std::string_view template_source);

@@ -30,7 +30,8 @@ class Baichuan final : public DecoderModel {
     rope_config.rope_interleaved = true;  // q/k rows permuted as for llama
     rope_ = Rope(rope_config, rope_freq_divisors());
     if (c_.alibi) alibi_ = alibi_slopes(c_.n_heads);
-    for (int64_t il = 0; il < c_.n_layers; ++il) layers_.push_back(load_layer(weights_, c_, il, layer_options(c_)));
+    layers_.resize(static_cast<size_t>(c_.n_layers));  // only this pipeline stage's are loaded
+    for (int64_t il = stage_.begin; il < stage_.end; ++il) layers_[il] = load_layer(weights_, c_, il, layer_options(c_));
   }
 
   Activations forward(const Batch& batch, KVCache& cache, ThreadPool& pool) override {
@@ -38,8 +39,8 @@ class Baichuan final : public DecoderModel {
     const float eps = static_cast<float>(c_.norm_eps);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
 
-    Activations h = embed(batch);
-    for (int64_t il = 0; il < c_.n_layers; ++il) {
+    Activations h = stage_input(batch);
+    for (int64_t il = stage_.begin; il < stage_.end; ++il) {
       const LayerWeights& L = layers_[il];
 
       const Activations a = rms_norm(h, L.attn.norm, eps);
@@ -56,7 +57,7 @@ class Baichuan final : public DecoderModel {
       const Activations m = rms_norm(h, L.ffn.norm, eps);
       add_in_place(h, swiglu_ffn(m, L.ffn, pool));
     }
-    return output_logits(h, batch, pool);
+    return stage_output(h, batch, pool);
   }
 
  private:

@@ -40,14 +40,15 @@ class LlamaMoeBlock final : public DecoderModel, public RoutingTraceable {
       rope_config.rope_interleaved = true;  // permuted q/k rows, see above
       rope_ = Rope(rope_config, rope_freq_divisors());
     }
-    for (int64_t il = 0; il < c_.n_layers; ++il) {
+    layers_.resize(static_cast<size_t>(c_.n_layers));  // only this pipeline stage's are loaded
+    moe_.resize(static_cast<size_t>(c_.n_layers));
+    for (int64_t il = stage_.begin; il < stage_.end; ++il) {
       if (c_.layer_is_moe(il)) {
-        layers_.push_back({load_attention(weights_, c_, il, LayerOptions{}), {}});
-        layers_.back().ffn.norm = weights_.f32("blk." + std::to_string(il) + ".ffn_norm.weight", c_.hidden_size);
-        moe_.push_back(load_moe(weights_, c_, il));
+        layers_[il] = {load_attention(weights_, c_, il, LayerOptions{}), {}};
+        layers_[il].ffn.norm = weights_.f32("blk." + std::to_string(il) + ".ffn_norm.weight", c_.hidden_size);
+        moe_[il] = load_moe(weights_, c_, il);
       } else {
-        layers_.push_back(load_layer(weights_, c_, il, LayerOptions{}));
-        moe_.emplace_back();
+        layers_[il] = load_layer(weights_, c_, il, LayerOptions{});
       }
     }
   }
@@ -58,8 +59,8 @@ class LlamaMoeBlock final : public DecoderModel, public RoutingTraceable {
     const float eps = static_cast<float>(c_.norm_eps);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
 
-    Activations h = embed(batch);
-    for (int64_t il = 0; il < c_.n_layers; ++il) {
+    Activations h = stage_input(batch);
+    for (int64_t il = stage_.begin; il < stage_.end; ++il) {
       const LayerWeights& L = layers_[il];
       const Activations a = rms_norm(h, L.attn.norm, eps);
       Activations q = linear(a, L.attn.q, pool);
@@ -74,7 +75,7 @@ class LlamaMoeBlock final : public DecoderModel, public RoutingTraceable {
       if (c_.layer_is_moe(il)) add_in_place(h, moe_ffn(m, moe_[il], c_, pool, next_trace_slot()));
       else add_in_place(h, swiglu_ffn(m, L.ffn, pool));
     }
-    return output_logits(h, batch, pool);
+    return stage_output(h, batch, pool);
   }
 
  private:

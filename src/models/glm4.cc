@@ -33,7 +33,8 @@ class Glm4 final : public DecoderModel {
  public:
   explicit Glm4(OpenedModel opened) : DecoderModel(std::move(opened)) {
     const int64_t ff = c_.intermediate_size;
-    for (int64_t il = 0; il < c_.n_layers; ++il) {
+    layers_.resize(static_cast<size_t>(c_.n_layers));  // only this pipeline stage's are loaded
+    for (int64_t il = stage_.begin; il < stage_.end; ++il) {
       const std::string p = "blk." + std::to_string(il) + ".";
       Glm4Layer L;
       L.attn = load_attention(weights_, c_, il, layer_options(c_));
@@ -42,7 +43,7 @@ class Glm4 final : public DecoderModel {
       L.gate_up = load_linear(weights_, p + "ffn_up", 2 * ff, c_.hidden_size, false);
       L.down = load_linear(weights_, p + "ffn_down", c_.hidden_size, ff, false);
       L.post_ffn_norm = weights_.f32(p + "post_ffw_norm.weight", c_.hidden_size);
-      layers_.push_back(std::move(L));
+      layers_[il] = std::move(L);
     }
   }
 
@@ -51,8 +52,8 @@ class Glm4 final : public DecoderModel {
     const float eps = static_cast<float>(c_.norm_eps);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
 
-    Activations h = embed(batch);
-    for (int64_t il = 0; il < c_.n_layers; ++il) {
+    Activations h = stage_input(batch);
+    for (int64_t il = stage_.begin; il < stage_.end; ++il) {
       const Glm4Layer& L = layers_[il];
 
       const Activations a = rms_norm(h, L.attn.norm, eps);
@@ -68,7 +69,7 @@ class Glm4 final : public DecoderModel {
       const Activations ffn = linear(swiglu_fused(linear(m, L.gate_up, pool)), L.down, pool);
       add_in_place(h, rms_norm(ffn, L.post_ffn_norm, eps));
     }
-    return output_logits(h, batch, pool);
+    return stage_output(h, batch, pool);
   }
 
  private:

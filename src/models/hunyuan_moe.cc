@@ -34,13 +34,14 @@ struct HunyuanMoeLayer {
 class HunyuanMoe final : public DecoderModel, public RoutingTraceable {
  public:
   explicit HunyuanMoe(OpenedModel opened) : DecoderModel(std::move(opened)) {
-    for (int64_t il = 0; il < c_.n_layers; ++il) {
+    layers_.resize(static_cast<size_t>(c_.n_layers));  // only this pipeline stage's are loaded
+    for (int64_t il = stage_.begin; il < stage_.end; ++il) {
       const std::string p = "blk." + std::to_string(il) + ".";
       HunyuanMoeLayer L;
       L.attn = load_attention(weights_, c_, il, LayerOptions{.qk_norm = true});
       L.ffn_norm = weights_.f32(p + "ffn_norm.weight", c_.hidden_size);
       L.moe = load_moe(weights_, c_, il);
-      layers_.push_back(std::move(L));
+      layers_[il] = std::move(L);
     }
   }
 
@@ -50,8 +51,8 @@ class HunyuanMoe final : public DecoderModel, public RoutingTraceable {
     const float eps = static_cast<float>(c_.norm_eps);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
 
-    Activations h = embed(batch);
-    for (int64_t il = 0; il < c_.n_layers; ++il) {
+    Activations h = stage_input(batch);
+    for (int64_t il = stage_.begin; il < stage_.end; ++il) {
       const HunyuanMoeLayer& L = layers_[il];
 
       const Activations a = rms_norm(h, L.attn.norm, eps);
@@ -68,7 +69,7 @@ class HunyuanMoe final : public DecoderModel, public RoutingTraceable {
       const Activations m = rms_norm(h, L.ffn_norm, eps);
       add_in_place(h, moe_ffn(m, L.moe, c_, pool, next_trace_slot()));
     }
-    return output_logits(h, batch, pool);
+    return stage_output(h, batch, pool);
   }
 
  private:

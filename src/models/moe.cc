@@ -84,7 +84,12 @@ MoeWeights load_moe(const Weights& w, const ModelConfig& c, int64_t il) {
   m.router = &w.get(p + "ffn_gate_inp.weight");
   if (m.router->shape != std::vector<int64_t>{n, hidden})
     fail("tensor {} has shape {}, expected [{}, {}]", m.router->name, shape_string(m.router->shape), n, hidden);
-  if (w.find(p + "exp_probs_b.bias")) m.score_bias = w.f32(p + "exp_probs_b.bias", n);
+  // Most converters write the selection bias as exp_probs_b.bias; hy_v3's maps without the suffix.
+  for (const char* name : {"exp_probs_b.bias", "exp_probs_b"})
+    if (w.find(p + name)) {
+      m.score_bias = w.f32(p + name, n);
+      break;
+    }
   m.gate_exps = &stacked_experts(w, p + "ffn_gate_exps.weight", n, ff, hidden);
   m.up_exps = &stacked_experts(w, p + "ffn_up_exps.weight", n, ff, hidden);
   m.down_exps = &stacked_experts(w, p + "ffn_down_exps.weight", n, hidden, ff);

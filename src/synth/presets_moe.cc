@@ -730,6 +730,55 @@ std::vector<Preset> moe_presets() {
 }
 )",
              ""},
+      // config.json of tencent/Hy3-preview, reconstructed: the release's file is not in reach here,
+      // so the keys are those that four independent public copies quote alike (vLLM / MLX / Rust /
+      // Swift loaders' tests of the real config: 80 layers, 192 experts top-8, moe 1536, dense
+      // 13312, router_scaling_factor 2.826, route_norm, rope_theta 11158840, eps 1e-5, vocab 120832,
+      // one MTP layer), plus the token ids of the Hy tokenizer family (Hy-MT2 shares its vocab).
+      Preset{"hy3-preview", "tencent/Hy3-preview", "gguf:deepseek-llm", R"({
+  "architectures": [
+    "HYV3ForCausalLM"
+  ],
+  "model_type": "hy_v3",
+  "attention_bias": false,
+  "bos_token_id": 120000,
+  "eos_token_id": 120025,
+  "pad_token_id": 120002,
+  "enable_lm_head_fp32": true,
+  "enable_moe_fp32_combine": false,
+  "expert_hidden_dim": 1536,
+  "first_k_dense_replace": 1,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "intermediate_size": 13312,
+  "max_position_embeddings": 262144,
+  "moe_intermediate_size": 1536,
+  "moe_router_enable_expert_bias": true,
+  "moe_router_use_sigmoid": true,
+  "num_attention_heads": 64,
+  "num_experts": 192,
+  "num_experts_per_tok": 8,
+  "num_hidden_layers": 80,
+  "num_key_value_heads": 8,
+  "num_nextn_predict_layers": 1,
+  "num_shared_experts": 1,
+  "output_router_logits": false,
+  "qk_norm": true,
+  "rms_norm_eps": 1e-05,
+  "rope_parameters": {
+    "rope_theta": 11158840.0,
+    "rope_type": "default"
+  },
+  "route_norm": true,
+  "router_scaling_factor": 2.826,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 120832
+}
+)",
+             ""},
   };
 }
 

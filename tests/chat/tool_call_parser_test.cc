@@ -113,6 +113,7 @@ TEST(ToolCallParser, FormatFromRealTemplates) {
   EXPECT_EQ(tool_call_format_of_template(read("GLM-4.7-Flash.jinja")), ToolCallFormat::Glm45);
   EXPECT_EQ(tool_call_format_of_template(read("MiniMax-M2.jinja")), ToolCallFormat::MiniMaxM2);
   EXPECT_EQ(tool_call_format_of_template(read("Qwen-Qwen3-0.6B.jinja")), ToolCallFormat::Hermes);
+  EXPECT_EQ(tool_call_format_of_template(read("tencent-Hy3.jinja")), ToolCallFormat::Hy3);
 }
 
 TEST(ToolCallParser, KimiK2Section) {
@@ -191,6 +192,35 @@ TEST(ToolCallParser, Glm47NoNewlineAfterName) {
   ASSERT_EQ(d.calls.size(), 1u);
   EXPECT_EQ(d.calls[0].name, "search");
   EXPECT_EQ(args(d.calls[0])["q"], "dragon boat");
+}
+
+// As tencent-Hy3.jinja renders an assistant message with two calls.
+TEST(ToolCallParser, Hy3CallsWithArgKeyValuePairs) {
+  const std::string text =
+      "Checking.<tool_calls:opensource>\n<tool_call:opensource>get_weather<tool_sep:opensource>\n"
+      "<arg_key:opensource>city</arg_key:opensource>\n<arg_value:opensource>深圳</arg_value:opensource>\n"
+      "<arg_key:opensource>days</arg_key:opensource>\n<arg_value:opensource>2</arg_value:opensource>\n"
+      "<arg_key:opensource>zip</arg_key:opensource>\n<arg_value:opensource>518000</arg_value:opensource>\n"
+      "</tool_call:opensource>\n<tool_call:opensource>get_time<tool_sep:opensource>\n</tool_call:opensource>\n"
+      "</tool_calls:opensource>";
+  const ToolCallDelta d = parse_every_way(ToolCallFormat::Hy3, text);
+  ASSERT_EQ(d.calls.size(), 2u);
+  EXPECT_EQ(d.content, "Checking.");
+  ToolCallParser p(ToolCallFormat::Hy3, kWeatherTools);
+  ToolCallDelta typed = p.push(text);
+  ToolCallDelta tail = p.finish();
+  typed.calls.insert(typed.calls.end(), tail.calls.begin(), tail.calls.end());
+  ASSERT_EQ(typed.calls.size(), 2u);
+  const auto a = args(typed.calls[0]);
+  EXPECT_EQ(typed.calls[0].name, "get_weather");
+  EXPECT_EQ(a["city"], "深圳");
+  EXPECT_EQ(a["days"], 2);
+  EXPECT_EQ(a["zip"], "518000");  // a string parameter stays a string
+  EXPECT_EQ(typed.calls[1].name, "get_time");
+  EXPECT_EQ(args(typed.calls[1]), nlohmann::json::object());
+  // A call without its <tool_sep> is not a call: the text comes back as content.
+  const std::string bad = "<tool_calls:opensource><tool_call:opensource>f</tool_call:opensource></tool_calls:opensource>";
+  EXPECT_EQ(parse_every_way(ToolCallFormat::Hy3, bad).content, bad);
 }
 
 TEST(ToolCallParser, MiniMaxM2Invokes) {

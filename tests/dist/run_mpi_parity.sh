@@ -2,9 +2,11 @@
 # Scale-out parity (issue 13): one model split over processes under Open MPI gives the
 # single-process answer. On small synthetic F32 GGUFs of 4 layers — a dense Qwen3, a Qwen3-MoE, a
 # DeepSeek-V2-Lite (MLA attention, a dense first layer, shared experts), a Qwen2.5 (the llama
-# block) and a GLM-4.5-Air (MoE with its MTP layer in the file):
+# block), a GLM-4.5-Air (MoE with its MTP layer in the file), and one of each other family with a
+# forward pass: GLM-4 (sandwich norms), ERNIE-4.5 (llama block), Baichuan 2 (W_pack), DeepSeek-MoE
+# (llama MoE block), Hunyuan-A13B, MiniMax-M2 and Hy3 (MTP layer in the file):
 #   mpirun -np 2 / -np 4 over shared memory: --pp 2 and --pp 4 (Qwen3), --ep 2 and --pp 2 --ep 2
-#   (Qwen3-MoE), --pp 2 --ep 2 (DeepSeek-V2-Lite, GLM-4.5-Air), --pp 2 (Qwen2.5)
+#   (Qwen3-MoE), --pp 2 --ep 2 (DeepSeek-V2-Lite, GLM-4.5-Air, Hy3), --pp 2 (the others)
 #   dragon logits:   relative RMSE <= 1e-6 against the single-process run, argmax equal
 #   dragon generate: greedy ids identical to the single-process run
 # and a rank that fails (DRAGON_TEST_FAIL_RANK) or is killed (DRAGON_TEST_KILL_RANK) ends the
@@ -32,7 +34,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failed=()
 check() { "$@" || failed+=("$*"); }
-declare -A VOCAB=([dense]=151936 [moe]=151936 [mla]=102400 [llama]=151936 [glm]=151552)
+declare -A VOCAB=([dense]=151936 [moe]=151936 [mla]=102400 [llama]=151936 [glm]=151552 [glm4]=151552
+                  [ernie]=103424 [baichuan]=125696 [dsmoe]=102400 [hunyuan]=128167 [minimax]=200064 [hy3]=120832)
 small="--set hidden_size=64 --set num_attention_heads=4 --set num_key_value_heads=2 --set head_dim=32"
 "$DRAGON" synth qwen3-0.6b --format gguf --dtype f32 --layers 4 --seed 11 $small --set intermediate_size=128 \
   --out "$work/dense.gguf" >/dev/null
@@ -46,6 +49,27 @@ small="--set hidden_size=64 --set num_attention_heads=4 --set num_key_value_head
 "$DRAGON" synth glm-4.5-air --format gguf --dtype f32 --layers 4 --seed 15 --set hidden_size=64 \
   --set num_attention_heads=12 --set num_key_value_heads=1 --set intermediate_size=128 --set moe_intermediate_size=32 \
   --set n_routed_experts=8 --set num_experts_per_tok=2 --out "$work/glm.gguf" >/dev/null
+# The other families: 4 layers, a few experts, top-2.
+"$DRAGON" synth glm-4-9b --format gguf --dtype f32 --layers 4 --seed 16 --set hidden_size=128 \
+  --set num_attention_heads=16 --set num_key_value_heads=1 --set head_dim=16 --set intermediate_size=128 \
+  --out "$work/glm4.gguf" >/dev/null
+"$DRAGON" synth ernie-4.5-0.3b --format gguf --dtype f32 --layers 4 --seed 17 --set hidden_size=64 \
+  --set num_attention_heads=8 --set num_key_value_heads=1 --set head_dim=16 --set intermediate_size=128 \
+  --out "$work/ernie.gguf" >/dev/null
+"$DRAGON" synth baichuan2-7b --format gguf --dtype f32 --layers 4 --seed 18 --set hidden_size=64 \
+  --set num_attention_heads=4 --set intermediate_size=64 --out "$work/baichuan.gguf" >/dev/null
+"$DRAGON" synth deepseek-moe-16b --format gguf --dtype f32 --layers 4 --seed 19 --set hidden_size=64 \
+  --set num_attention_heads=2 --set num_key_value_heads=2 --set intermediate_size=128 --set moe_intermediate_size=32 \
+  --set n_routed_experts=8 --set num_experts_per_tok=2 --out "$work/dsmoe.gguf" >/dev/null
+"$DRAGON" synth hunyuan-a13b --format gguf --dtype f32 --layers 4 --seed 20 --set hidden_size=64 \
+  --set num_attention_heads=4 --set num_key_value_heads=1 --set intermediate_size=32 \
+  --set moe_intermediate_size=[32,32,32,32] --set num_experts=8 --set moe_topk=[2,2,2,2] --out "$work/hunyuan.gguf" >/dev/null
+"$DRAGON" synth minimax-m2 --format gguf --dtype f32 --layers 4 --seed 21 --set hidden_size=64 \
+  --set num_attention_heads=6 --set num_key_value_heads=1 --set intermediate_size=32 --set num_local_experts=8 \
+  --set num_experts_per_tok=2 --out "$work/minimax.gguf" >/dev/null
+"$DRAGON" synth hy3-preview --format gguf --dtype f32 --layers 4 --seed 22 --set hidden_size=64 \
+  --set num_attention_heads=8 --set num_key_value_heads=1 --set intermediate_size=96 --set num_experts=8 \
+  --set num_experts_per_tok=2 --set moe_intermediate_size=32 --set expert_hidden_dim=32 --out "$work/hy3.gguf" >/dev/null
 tokens_of() { prompt_tokens "$1" $((VOCAB[$2] - 300)); }  # below the special tokens
 
 elapsed() { echo "$(date +%s.%N) - $1" | bc; }
@@ -75,7 +99,7 @@ parity() {
   fi
 }
 
-for model in dense moe mla llama glm; do
+for model in dense moe mla llama glm glm4 ernie baichuan dsmoe hunyuan minimax hy3; do
   echo "== $model: one process =="
   tokens=$(tokens_of $N_TOKENS $model); prompt=$(tokens_of 8 $model)
   "$DRAGON" logits --model "$work/$model.gguf" --tokens "$tokens" --kv-type f32 --out "$work/$model-single.f32" 2>/dev/null
@@ -91,6 +115,13 @@ parity llama pp2 2 --pp 2
 parity glm pp2-ep2 4 --pp 2 --ep 2
 parity moe ep2 2 --ep 2
 parity moe pp2-ep2 4 --pp 2 --ep 2
+parity glm4 pp2 2 --pp 2
+parity ernie pp2 2 --pp 2
+parity baichuan pp2 2 --pp 2
+parity dsmoe pp2 2 --pp 2
+parity hunyuan pp2 2 --pp 2
+parity minimax pp2 2 --pp 2
+parity hy3 pp2-ep2 4 --pp 2 --ep 2
 
 echo "== a rank that fails or dies ends the job, naming the rank =="
 tokens=$(tokens_of $N_TOKENS moe)

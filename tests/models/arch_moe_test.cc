@@ -1,5 +1,5 @@
 // The MoE / MLA families (arch_qwen3moe, arch_deepseek, arch_deepseek2, arch_glm4moe,
-// arch_minimax_m2, arch_ernie4_5_moe, arch_hunyuan_moe):
+// arch_minimax_m2, arch_ernie4_5_moe, arch_hunyuan_moe, arch_hy_v3):
 //  - each release's config.json reads into the ModelConfig its model card describes;
 //  - the HF and GGUF tensor lists have the names and shapes llama.cpp / the HF code expect;
 //  - the two transforms (expert stacking, kv_b_proj split) on hand-checked examples;
@@ -268,6 +268,39 @@ TEST(ArchMoeConfig, HunyuanA13B) {
   EXPECT_EQ(c.rope_scaling.type, "none");
 }
 
+TEST(ArchMoeConfig, Hy3Preview) {
+  const ModelConfig c = preset_config("hy3-preview");
+  EXPECT_EQ(c.arch, "hy_v3");
+  EXPECT_EQ(c.n_layers, 80);
+  EXPECT_EQ(c.n_nextn_layers, 1);
+  EXPECT_EQ(c.head_dim, 128);
+  EXPECT_EQ(c.n_experts, 192);
+  EXPECT_EQ(c.n_experts_used, 8);
+  EXPECT_EQ(c.first_k_dense_replace, 1);
+  EXPECT_EQ(c.moe_intermediate_size, 1536);
+  EXPECT_EQ(c.shared_expert_intermediate_size, 1536);
+  EXPECT_EQ(c.scoring_func, "sigmoid");
+  EXPECT_TRUE(c.expert_score_bias);
+  EXPECT_TRUE(c.norm_topk_prob);
+  EXPECT_NEAR(c.routed_scaling_factor, 2.826, 1e-9);
+  EXPECT_NEAR(c.rope_theta, 11158840.0, 1e-3);
+  EXPECT_TRUE(c.qk_norm);
+  EXPECT_FALSE(c.rope_interleaved);
+  // transformers' mlp_layer_types spelling of the same layout; a dense layer after a sparse one is refused.
+  json hf = json::parse(find_preset("hy3-preview")->config_json);
+  hf["num_hidden_layers"] = 3;
+  hf.erase("first_k_dense_replace");
+  hf["mlp_layer_types"] = {"dense", "dense", "sparse"};
+  EXPECT_EQ(config_from_hf(hf).first_k_dense_replace, 2);
+  hf["mlp_layer_types"] = {"dense", "sparse", "dense"};
+  try {
+    config_from_hf(hf);
+    ADD_FAILURE() << "a dense layer after a sparse one was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("mlp_layer_types[2]"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ArchMoeConfig, RefusesWhatLlamaCppCannotLoad) {
   auto message = [](const std::string& preset, const std::vector<std::string>& sets) -> std::string {
     try {
@@ -284,6 +317,8 @@ TEST(ArchMoeConfig, RefusesWhatLlamaCppCannotLoad) {
   EXPECT_NE(message("hunyuan-a13b", {"use_cla=true"}).find("use_cla"), std::string::npos);
   EXPECT_NE(message("hunyuan-a13b", {"intermediate_size=1024"}).find("intermediate_size"), std::string::npos);
   EXPECT_NE(message("deepseek-v3", {"scoring_func=\"tanh\""}).find("scoring_func"), std::string::npos);
+  EXPECT_NE(message("hy3-preview", {"qk_norm=false"}).find("qk_norm"), std::string::npos);
+  EXPECT_NE(message("hy3-preview", {"attention_bias=true"}).find("attention_bias"), std::string::npos);
   // DeepSeek-V3 with 16 experts in 8 groups: validate_config still holds (groups divide experts).
   EXPECT_EQ(message("deepseek-v3", {"n_routed_experts=16"}), "");
   EXPECT_NE(message("deepseek-v3", {"n_routed_experts=12"}).find("n_group"), std::string::npos);
@@ -400,6 +435,29 @@ TEST(ArchMoeTensors, HunyuanSharedMlpAndQkNorms) {
   EXPECT_EQ(gg.at("blk.1.ffn_gate_exps.weight").shape, (Shape{4, 3072, 4096}));
 }
 
+// As conversion/hunyuan.py HYV3Model writes them: the selection bias without a .bias suffix, the
+// shared_mlp as *_shexp, the MTP block kept with final_layernorm as nextn.shared_head_norm and no
+// embed_tokens / shared_head_head of its own.
+TEST(ArchMoeTensors, Hy3BiasSharedMlpAndMtp) {
+  const ModelConfig c = small_config("hy3-preview", {"num_experts=4", "num_experts_per_tok=2"}, 2);
+  const auto hf = hf_shapes(c);
+  const auto gg = gguf_plans(c);
+  EXPECT_EQ(hf.at("model.layers.1.mlp.expert_bias"), (Shape{4}));
+  EXPECT_EQ(gg.at("blk.1.exp_probs_b").sources.at(0), "model.layers.1.mlp.expert_bias");
+  EXPECT_FALSE(gg.count("blk.1.exp_probs_b.bias"));
+  EXPECT_EQ(gg.at("blk.1.ffn_gate_inp.weight").shape, (Shape{4, 4096}));
+  EXPECT_EQ(gg.at("blk.1.ffn_up_shexp.weight").sources.at(0), "model.layers.1.mlp.shared_mlp.up_proj.weight");
+  EXPECT_EQ(gg.at("blk.1.ffn_gate_exps.weight").shape, (Shape{4, 1536, 4096}));
+  EXPECT_EQ(gg.at("blk.0.ffn_up.weight").shape, (Shape{13312, 4096}));  // the dense first layer
+  EXPECT_FALSE(gg.count("blk.0.ffn_gate_inp.weight"));
+  EXPECT_EQ(gg.at("blk.1.attn_q_norm.weight").sources.at(0), "model.layers.1.self_attn.q_norm.weight");
+  EXPECT_EQ(gg.at("blk.2.nextn.shared_head_norm.weight").sources.at(0), "model.layers.2.final_layernorm.weight");
+  EXPECT_EQ(gg.at("blk.2.nextn.eh_proj.weight").shape, (Shape{4096, 8192}));
+  EXPECT_FALSE(gg.count("blk.2.nextn.embed_tokens.weight"));
+  EXPECT_FALSE(gg.count("blk.2.nextn.shared_head_head.weight"));
+  EXPECT_TRUE(gg.count("blk.2.ffn_gate_exps.weight"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Transforms on hand-checked examples
 
@@ -500,6 +558,11 @@ const std::vector<RoundTrip>& round_trips() {
        {"hidden_size=32", "num_attention_heads=4", "num_key_value_heads=2", "attention_head_dim=8",
         "intermediate_size=16", "moe_intermediate_size=[16,16]", "num_experts=8", "moe_topk=[2,2]"},
        {"context_length"}},  // the converter writes 256Ki ("the config is incorrectly set to 32k")
+      // The first layer dense: the GGUF has no key for it, dragon counts the layers without a router.
+      {"hy3-preview",
+       {"hidden_size=32", "num_attention_heads=4", "num_key_value_heads=2", "head_dim=8", "intermediate_size=64",
+        "moe_intermediate_size=16", "num_experts=8", "num_experts_per_tok=2"},
+       {}},
   };
   return cases;
 }

@@ -24,4 +24,5 @@ ARCHITECTURES = {
     "DeepseekV32ForCausalLM": "deepseek_v32",
     "MiniMaxText01ForCausalLM": "minimax01",
     "MiniMaxM1ForCausalLM": "minimax01",
+    "HYV3ForCausalLM": "hy_v3",
 }
