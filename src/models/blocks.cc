@@ -61,6 +61,13 @@ Activations linear(const Activations& x, const Linear& l, ThreadPool& pool) {
   return y;
 }
 
+void linears(const Activations& x, std::initializer_list<LinearOutput> outputs, ThreadPool& pool) {
+  std::vector<MatmulOutput> m;
+  m.reserve(outputs.size());
+  for (const LinearOutput& o : outputs) m.push_back({o.l.weight, &o.y, o.l.bias.empty() ? nullptr : o.l.bias.data()});
+  matmul_many(x, m.data(), m.size(), pool);
+}
+
 Activations rms_norm(const Activations& x, const std::vector<float>& weight, double eps) {
   Activations y;
   rms_norm_rows(x, weight.data(), y, static_cast<float>(eps));
@@ -159,8 +166,8 @@ Activations cached_attention(const Activations& q, const Activations& k, const A
 }
 
 Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& pool) {
-  Activations gate = linear(x, f.gate, pool);
-  const Activations up = linear(x, f.up, pool);
+  Activations gate, up;
+  linears(x, {{f.gate, gate}, {f.up, up}}, pool);
   for (size_t i = 0; i < gate.data.size(); ++i) gate.data[i] = silu(gate.data[i]) * up.data[i];
   return linear(gate, f.down, pool);
 }
