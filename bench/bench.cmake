@@ -21,6 +21,9 @@ if(benchmark_FOUND)
   add_executable(thread_pool_bench EXCLUDE_FROM_ALL ${CMAKE_CURRENT_LIST_DIR}/thread_pool_bench.cc)
   target_link_libraries(thread_pool_bench PRIVATE dragon_core benchmark::benchmark)
   set_target_properties(thread_pool_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}")
+  add_executable(attention_bench EXCLUDE_FROM_ALL ${CMAKE_CURRENT_LIST_DIR}/attention_bench.cc)
+  target_link_libraries(attention_bench PRIVATE dragon_core benchmark::benchmark)
+  set_target_properties(attention_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}")
 endif()
 
 # MLA prefill, absorbed vs decompressed (bench/RESULTS.md). Not part of `all`: ninja -C build mla_prefill_bench

@@ -45,4 +45,17 @@ GemmTileFn gemm_q8_0_tile_avx512();  // nullptr off x86-64
 // y (resized to x.rows x w.rows()) = x W^T + bias (nullptr = none), at the active ISA.
 void gemm_q8_0(const Activations& x, const RepackedQ8_0& w, Activations& y, ThreadPool& pool, const float* bias);
 
+// One product of gemm_q8_0_many.
+struct GemmOutput {
+  const RepackedQ8_0* w = nullptr;
+  Activations* y = nullptr;
+  const float* bias = nullptr;
+};
+
+// Several weights against the same x (q / k / v, gate / up) in one pass: the activations are
+// quantized once and the groups of all weights are split over the threads as one range, so a
+// decode step pays one barrier for them instead of one per weight. Each y is bit-identical to
+// its own gemm_q8_0.
+void gemm_q8_0_many(const Activations& x, const GemmOutput* outputs, int n_outputs, ThreadPool& pool);
+
 }  // namespace dragon

@@ -1,6 +1,8 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include "kernels/activation_rounding.h"
 #include "kernels/cpu_features.h"
@@ -119,6 +121,28 @@ void matmul(const Activations& x, const TensorView& w, Activations& y, ThreadPoo
       }
     }
   });
+}
+
+void matmul_many(const Activations& x, const MatmulOutput* outputs, size_t n_outputs, ThreadPool& pool) {
+  // DRAGON_FUSE=0: one pass per weight, for A/B measurements.
+  static const bool fuse = [] {
+    const char* env = std::getenv("DRAGON_FUSE");
+    return !(env && std::string(env) == "0");
+  }();
+  GemmOutput packed[8];
+  int n = 0;
+  bool all_packed = fuse && n_outputs <= 8;
+  for (size_t i = 0; i < n_outputs && all_packed; ++i) {
+    const MatmulOutput& o = outputs[i];
+    const RepackedQ8_0* w = find_repacked(*o.w);
+    if (!w || w->cols() != x.cols) {
+      all_packed = false;
+      break;
+    }
+    packed[n++] = GemmOutput{w, o.y, o.bias};
+  }
+  if (all_packed && n > 0) return gemm_q8_0_many(x, packed, n, pool);
+  for (size_t i = 0; i < n_outputs; ++i) matmul(x, *outputs[i].w, *outputs[i].y, pool, outputs[i].bias);
 }
 
 void embedding_rows(const TensorView& table, const std::vector<int32_t>& ids, Activations& out) {

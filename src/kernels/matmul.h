@@ -9,7 +9,9 @@
 // A Q8_0 weight repacked at load (kernels/repack.h) runs the GEMM of kernels/gemm.h instead.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "kernels/activations.h"
@@ -21,6 +23,22 @@ namespace dragon {
 // `w` has shape [out_features, in_features] with in_features == x.cols; `bias` (nullptr = none)
 // has out_features values. `y` is resized to x.rows x out_features.
 void matmul(const Activations& x, const TensorView& w, Activations& y, ThreadPool& pool, const float* bias = nullptr);
+
+// One product of matmul_many: y = x w^T (+ bias).
+struct MatmulOutput {
+  const TensorView* w = nullptr;
+  Activations* y = nullptr;
+  const float* bias = nullptr;
+};
+
+// Several weights against the same x (q / k / v, gate / up): when all have repacked Q8_0 copies,
+// one activation quantization and one pass over the threads (kernels/gemm.h gemm_q8_0_many), so
+// a decode step pays one barrier instead of one per weight; otherwise one matmul each. Every y
+// equals its own matmul bit for bit.
+void matmul_many(const Activations& x, const MatmulOutput* outputs, size_t n_outputs, ThreadPool& pool);
+inline void matmul_many(const Activations& x, std::initializer_list<MatmulOutput> outputs, ThreadPool& pool) {
+  matmul_many(x, outputs.begin(), outputs.size(), pool);
+}
 
 // Rows `ids` of an embedding table [n_vocab, dim] of any type, as f32. Throws naming the table
 // for an id out of range.

@@ -44,9 +44,8 @@ class Baichuan final : public DecoderModel {
       const LayerWeights& L = layers_[il];
 
       const Activations a = rms_norm(h, L.attn.norm, eps);
-      Activations q = linear(a, L.attn.q, pool);
-      Activations k = linear(a, L.attn.k, pool);
-      const Activations v = linear(a, L.attn.v, pool);
+      Activations q, k, v;
+      linears(a, {{L.attn.q, q}, {L.attn.k, k}, {L.attn.v, v}}, pool);
       if (!c_.alibi) {
         rope_.apply_rows(q, batch.positions);
         rope_.apply_rows(k, batch.positions);

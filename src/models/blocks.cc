@@ -1,8 +1,11 @@
 #include "models/blocks.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "kernels/attention.h"
+#include "kernels/attention_prompt.h"
 #include "kernels/matmul.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/vector_ops.h"
@@ -58,6 +61,13 @@ Activations linear(const Activations& x, const Linear& l, ThreadPool& pool) {
   return y;
 }
 
+void linears(const Activations& x, std::initializer_list<LinearOutput> outputs, ThreadPool& pool) {
+  std::vector<MatmulOutput> m;
+  m.reserve(outputs.size());
+  for (const LinearOutput& o : outputs) m.push_back({o.l.weight, &o.y, o.l.bias.empty() ? nullptr : o.l.bias.data()});
+  matmul_many(x, m.data(), m.size(), pool);
+}
+
 Activations rms_norm(const Activations& x, const std::vector<float>& weight, double eps) {
   Activations y;
   rms_norm_rows(x, weight.data(), y, static_cast<float>(eps));
@@ -69,6 +79,41 @@ void add_in_place(Activations& x, const Activations& y) {
   for (size_t i = 0; i < x.data.size(); ++i) x.data[i] += y.data[i];
 }
 
+namespace {
+
+// One piece of a batch's attention for one kv head: a block of consecutive prompt tokens of one
+// sequence for the blocked kernel (n > 1), or a single token for attend_group (n == 1).
+struct AttentionItem {
+  int64_t t0, n, kv_head;
+  int64_t cost;  // query rows x positions read: the work, for scheduling the biggest first
+};
+
+// Consecutive tokens of one sequence with increasing positions, cut into blocks of at most
+// `block_tokens`; a block of fewer than 8 query rows (tokens x group) goes token by token, as
+// decode steps do.
+std::vector<AttentionItem> attention_items(const Batch& batch, int64_t n_kv_heads, int64_t group,
+                                           int64_t block_tokens) {
+  std::vector<AttentionItem> items;
+  const int64_t n = batch.size();
+  for (int64_t t = 0; t < n;) {
+    int64_t e = t + 1;
+    while (e < n && e - t < block_tokens && batch.seq_ids[e] == batch.seq_ids[t] &&
+           batch.positions[e] > batch.positions[e - 1])
+      ++e;
+    if ((e - t) * group >= 8) {
+      for (int64_t h = 0; h < n_kv_heads; ++h)
+        items.push_back({t, e - t, h, (e - t) * group * (batch.positions[e - 1] + 1)});
+    } else {
+      for (int64_t u = t; u < e; ++u)
+        for (int64_t h = 0; h < n_kv_heads; ++h) items.push_back({u, 1, h, group * (batch.positions[u] + 1)});
+    }
+    t = e;
+  }
+  return items;
+}
+
+}  // namespace
+
 Activations cached_attention(const Activations& q, const Activations& k, const Activations& v, const Batch& batch,
                              KVCache& cache, int64_t layer, const ModelConfig& c, float scale, ThreadPool& pool,
                              const std::vector<float>& alibi) {
@@ -76,22 +121,53 @@ Activations cached_attention(const Activations& q, const Activations& k, const A
   for (int64_t t = 0; t < batch.size(); ++t) cache.store(layer, batch.seq_ids[t], batch.positions[t], k.row(t), v.row(t));
   Activations out(q.rows, c.n_heads * vd);
   const int64_t group = c.n_heads / c.n_kv_heads;
-  // One work item per (token, kv head): the query heads of a GQA group read each cached K / V
-  // row once, together (attend_group), instead of once per head.
-  pool.parallel_for(batch.size() * c.n_kv_heads, [&](int64_t begin, int64_t end) {
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t t = item / c.n_kv_heads, kvh = item % c.n_kv_heads;
-      attend_group(q.row(t) + kvh * group * c.head_dim, group, cache.span(layer, batch.seq_ids[t], kvh),
-                   batch.positions[t] + 1, c.head_dim, vd, scale, out.row(t) + kvh * group * vd,
-                   alibi.empty() ? nullptr : alibi.data() + kvh * group);
+  const auto attend_token = [&](int64_t t, int64_t kvh) {
+    attend_group(q.row(t) + kvh * group * c.head_dim, group, cache.span(layer, batch.seq_ids[t], kvh),
+                 batch.positions[t] + 1, c.head_dim, vd, scale, out.row(t) + kvh * group * vd,
+                 alibi.empty() ? nullptr : alibi.data() + kvh * group);
+  };
+  // Prompts: blocks of consecutive tokens through the blocked kernel (kernels/attention_prompt.h),
+  // which reads each K / V row once per block instead of once per token.
+  const bool blocked = batch.size() > 1 && alibi.empty() && group <= kPromptMaxRows && prompt_attention_enabled();
+  std::vector<AttentionItem> items;
+  if (blocked) items = attention_items(batch, c.n_kv_heads, group, kPromptMaxRows / group);
+  if (!blocked || std::all_of(items.begin(), items.end(), [](const AttentionItem& i) { return i.n == 1; })) {
+    // One work item per (token, kv head): the query heads of a GQA group read each cached K / V
+    // row once, together (attend_group), instead of once per head.
+    pool.parallel_for(batch.size() * c.n_kv_heads, [&](int64_t begin, int64_t end) {
+      for (int64_t item = begin; item < end; ++item) attend_token(item / c.n_kv_heads, item % c.n_kv_heads);
+    });
+    return out;
+  }
+  // Causal blocks cost in proportion to their last position: the biggest go first and threads
+  // take the next item as they finish, so the triangle of work splits evenly.
+  std::stable_sort(items.begin(), items.end(),
+                   [](const AttentionItem& a, const AttentionItem& b) { return a.cost > b.cost; });
+  std::atomic<size_t> next{0};
+  pool.run_on_all([&](int, int) {
+    for (size_t i = next.fetch_add(1, std::memory_order_relaxed); i < items.size();
+         i = next.fetch_add(1, std::memory_order_relaxed)) {
+      const AttentionItem& it = items[i];
+      if (it.n == 1) {
+        attend_token(it.t0, it.kv_head);
+        continue;
+      }
+      PromptQueryBlock block;
+      block.q = q.row(it.t0) + it.kv_head * group * c.head_dim;
+      block.q_stride = q.cols;
+      block.positions = batch.positions.data() + it.t0;
+      block.n = it.n;
+      block.out = out.row(it.t0) + it.kv_head * group * vd;
+      block.out_stride = out.cols;
+      attend_prompt_block(block, group, cache.span(layer, batch.seq_ids[it.t0], it.kv_head), c.head_dim, vd, scale);
     }
   });
   return out;
 }
 
 Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& pool) {
-  Activations gate = linear(x, f.gate, pool);
-  const Activations up = linear(x, f.up, pool);
+  Activations gate, up;
+  linears(x, {{f.gate, gate}, {f.up, up}}, pool);
   for (size_t i = 0; i < gate.data.size(); ++i) gate.data[i] = silu(gate.data[i]) * up.data[i];
   return linear(gate, f.down, pool);
 }

@@ -4,6 +4,7 @@
 // reads like the model's math; the loops live in src/kernels.
 #pragma once
 
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,14 @@ AttentionWeights load_attention(const Weights& w, const ModelConfig& c, int64_t 
 
 // y = x W^T + b
 Activations linear(const Activations& x, const Linear& l, ThreadPool& pool);
+// One output of linears(): y = x W^T + b.
+struct LinearOutput {
+  const Linear& l;
+  Activations& y;
+};
+// Linears that share their input (q / k / v, gate / up) in one pass where the kernels allow it
+// (kernels/matmul.h matmul_many): the same values as one linear() each.
+void linears(const Activations& x, std::initializer_list<LinearOutput> outputs, ThreadPool& pool);
 Activations rms_norm(const Activations& x, const std::vector<float>& weight, double eps);
 void add_in_place(Activations& x, const Activations& y);
 

@@ -57,9 +57,8 @@ class Glm4 final : public DecoderModel {
       const Glm4Layer& L = layers_[il];
 
       const Activations a = rms_norm(h, L.attn.norm, eps);
-      Activations q = linear(a, L.attn.q, pool);
-      Activations k = linear(a, L.attn.k, pool);
-      const Activations v = linear(a, L.attn.v, pool);
+      Activations q, k, v;
+      linears(a, {{L.attn.q, q}, {L.attn.k, k}, {L.attn.v, v}}, pool);
       rope_.apply_rows(q, batch.positions);  // partial, adjacent pairs: from the config
       rope_.apply_rows(k, batch.positions);
       const Activations attn = cached_attention(q, k, v, batch, cache, il, c_, scale, pool);

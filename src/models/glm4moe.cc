@@ -103,9 +103,8 @@ class Glm4Moe final : public DecoderModel, public RoutingTraceable, public MtpMo
     const float eps = static_cast<float>(c_.norm_eps);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
     const Activations a = rms_norm(h, L.attn.norm, eps);
-    Activations q = linear(a, L.attn.q, pool);
-    Activations k = linear(a, L.attn.k, pool);
-    const Activations v = linear(a, L.attn.v, pool);
+    Activations q, k, v;
+    linears(a, {{L.attn.q, q}, {L.attn.k, k}, {L.attn.v, v}}, pool);
     if (!L.attn.q_norm.empty()) {
       rms_norm_heads(q, L.attn.q_norm.data(), c_.head_dim, eps);
       rms_norm_heads(k, L.attn.k_norm.data(), c_.head_dim, eps);

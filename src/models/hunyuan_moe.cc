@@ -56,9 +56,8 @@ class HunyuanMoe final : public DecoderModel, public RoutingTraceable {
       const HunyuanMoeLayer& L = layers_[il];
 
       const Activations a = rms_norm(h, L.attn.norm, eps);
-      Activations q = linear(a, L.attn.q, pool);
-      Activations k = linear(a, L.attn.k, pool);
-      const Activations v = linear(a, L.attn.v, pool);
+      Activations q, k, v;
+      linears(a, {{L.attn.q, q}, {L.attn.k, k}, {L.attn.v, v}}, pool);
       rope_.apply_rows(q, batch.positions);
       rope_.apply_rows(k, batch.positions);
       rms_norm_heads(q, L.attn.q_norm.data(), c_.head_dim, eps);  // after the rope, unlike Qwen3

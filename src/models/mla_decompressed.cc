@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernels/attention.h"
+#include "kernels/attention_prompt.h"
 #include "kernels/matmul.h"
 #include "tensor/dequantize.h"
 #include "tensor/half.h"
@@ -112,8 +113,30 @@ void mla_attend_decompressed(const ModelConfig& c, const MlaWeights& w, const Ac
       span.k_stride = qk;
       span.v_stride = vd;
       span.type = CacheType::F32;
-      for (int64_t t : tokens)
-        attend_group(q.row(t) + h * qk, 1, span, batch.positions[t] + 1, qk, vd, scale, attn.row(t) + h * vd);
+      // Runs of consecutive batch tokens go through the blocked prompt kernel (each K / V row read
+      // once per block of up to kPromptMaxRows queries); short runs token by token.
+      const bool blocked = prompt_attention_enabled();
+      for (size_t i = 0, e = 0; i < tokens.size(); i = e) {
+        e = i + 1;
+        while (blocked && e < tokens.size() && static_cast<int64_t>(e - i) < kPromptMaxRows &&
+               tokens[e] == tokens[e - 1] + 1 && batch.positions[tokens[e]] > batch.positions[tokens[e - 1]])
+          ++e;
+        if (e - i >= 8) {
+          PromptQueryBlock b;
+          b.q = q.row(tokens[i]) + h * qk;
+          b.q_stride = q.cols;
+          b.positions = batch.positions.data() + tokens[i];
+          b.n = static_cast<int64_t>(e - i);
+          b.out = attn.row(tokens[i]) + h * vd;
+          b.out_stride = attn.cols;
+          attend_prompt_block(b, 1, span, qk, vd, scale);
+          continue;
+        }
+        for (size_t j = i; j < e; ++j) {
+          const int64_t t = tokens[j];
+          attend_group(q.row(t) + h * qk, 1, span, batch.positions[t] + 1, qk, vd, scale, attn.row(t) + h * vd);
+        }
+      }
     }
   });
 }

@@ -41,9 +41,8 @@ class Qwen3 final : public DecoderModel {
       const LayerWeights& L = layers_[il];
 
       const Activations a = rms_norm(h, L.attn.norm, eps);
-      Activations q = linear(a, L.attn.q, pool);
-      Activations k = linear(a, L.attn.k, pool);
-      const Activations v = linear(a, L.attn.v, pool);
+      Activations q, k, v;
+      linears(a, {{L.attn.q, q}, {L.attn.k, k}, {L.attn.v, v}}, pool);
       rms_norm_heads(q, L.attn.q_norm.data(), c_.head_dim, eps);
       rms_norm_heads(k, L.attn.k_norm.data(), c_.head_dim, eps);
       rope_.apply_rows(q, batch.positions);

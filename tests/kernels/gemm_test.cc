@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 
@@ -154,6 +155,41 @@ TEST(Gemm, AgreesWithRowDotMatmul) {
   }
   std::printf("  gemm vs row-dot matmul: max rel diff %.2e\n", worst);
   EXPECT_LT(worst, 1e-6);
+}
+
+// Several weights in one pass (q / k / v, gate / up): each output equals its own gemm_q8_0 bit for
+// bit, whatever the thread split, including weights whose row counts are not multiples of 16.
+TEST(Gemm, ManyWeightsInOnePassEqualOneAtATime) {
+  IsaGuard guard;
+  const int64_t cols = 32 * 7;
+  const int64_t rows[] = {37, 16, 5};
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<std::unique_ptr<RepackedQ8_0>> packed;
+  for (int i = 0; i < 3; ++i) {
+    bytes.push_back(q8_0_matrix(rows[i], cols, 40 + i));
+    packed.push_back(std::make_unique<RepackedQ8_0>(
+        TensorView{"w", DType::Q8_0, {rows[i], cols}, bytes.back().data(), bytes.back().size()}));
+  }
+  const std::vector<float> bias = random_values(rows[1], 44);
+  int mismatches = 0, products = 0;
+  for (int threads : {1, 2, 3})
+    for (int64_t tokens : {1, 9}) {
+      ThreadPool pool(threads);
+      Activations x(tokens, cols);
+      x.data = random_values(x.data.size(), 45 + static_cast<uint32_t>(tokens));
+      Activations alone[3], together[3];
+      for (int i = 0; i < 3; ++i) gemm_q8_0(x, *packed[i], alone[i], pool, i == 1 ? bias.data() : nullptr);
+      GemmOutput outputs[3];
+      for (int i = 0; i < 3; ++i) outputs[i] = GemmOutput{packed[i].get(), &together[i], i == 1 ? bias.data() : nullptr};
+      gemm_q8_0_many(x, outputs, 3, pool);
+      for (int i = 0; i < 3; ++i, ++products) {
+        ASSERT_EQ(together[i].rows, tokens);
+        ASSERT_EQ(together[i].cols, rows[i]);
+        mismatches += std::memcmp(alone[i].data.data(), together[i].data.data(), alone[i].data.size() * 4) != 0;
+      }
+    }
+  std::printf("  gemm_q8_0_many: %d of %d products differ from gemm_q8_0 alone\n", mismatches, products);
+  EXPECT_EQ(mismatches, 0);
 }
 
 // matmul() runs a registered copy — shown by registering another matrix's copy for the view —
