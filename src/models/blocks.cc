@@ -81,16 +81,15 @@ void add_in_place(Activations& x, const Activations& y) {
 
 namespace {
 
-// One piece of a batch's attention for one kv head: a block of consecutive prompt tokens of one
-// sequence for the blocked kernel (n > 1), or a single token for attend_group (n == 1).
+// One piece of a batch's attention for one kv head: a block of consecutive tokens of one
+// sequence for the blocked kernel (a lone token is a block of one).
 struct AttentionItem {
   int64_t t0, n, kv_head;
   int64_t cost;  // query rows x positions read: the work, for scheduling the biggest first
 };
 
 // Consecutive tokens of one sequence with increasing positions, cut into blocks of at most
-// `block_tokens`; a block of fewer than 8 query rows (tokens x group) goes token by token, as
-// decode steps do.
+// `block_tokens`.
 std::vector<AttentionItem> attention_items(const Batch& batch, int64_t n_kv_heads, int64_t group,
                                            int64_t block_tokens) {
   std::vector<AttentionItem> items;
@@ -100,13 +99,8 @@ std::vector<AttentionItem> attention_items(const Batch& batch, int64_t n_kv_head
     while (e < n && e - t < block_tokens && batch.seq_ids[e] == batch.seq_ids[t] &&
            batch.positions[e] > batch.positions[e - 1])
       ++e;
-    if ((e - t) * group >= 8) {
-      for (int64_t h = 0; h < n_kv_heads; ++h)
-        items.push_back({t, e - t, h, (e - t) * group * (batch.positions[e - 1] + 1)});
-    } else {
-      for (int64_t u = t; u < e; ++u)
-        for (int64_t h = 0; h < n_kv_heads; ++h) items.push_back({u, 1, h, group * (batch.positions[u] + 1)});
-    }
+    for (int64_t h = 0; h < n_kv_heads; ++h)
+      items.push_back({t, e - t, h, (e - t) * group * (batch.positions[e - 1] + 1)});
     t = e;
   }
   return items;
@@ -126,12 +120,13 @@ Activations cached_attention(const Activations& q, const Activations& k, const A
                  batch.positions[t] + 1, c.head_dim, vd, scale, out.row(t) + kvh * group * vd,
                  alibi.empty() ? nullptr : alibi.data() + kvh * group);
   };
-  // Prompts: blocks of consecutive tokens through the blocked kernel (kernels/attention_prompt.h),
-  // which reads each K / V row once per block instead of once per token.
-  const bool blocked = batch.size() > 1 && alibi.empty() && group <= kPromptMaxRows && prompt_attention_enabled();
-  std::vector<AttentionItem> items;
-  if (blocked) items = attention_items(batch, c.n_kv_heads, group, kPromptMaxRows / group);
-  if (!blocked || std::all_of(items.begin(), items.end(), [](const AttentionItem& i) { return i.n == 1; })) {
+  // Blocks of consecutive tokens through the blocked kernel (kernels/attention_prompt.h), which
+  // reads each K / V row once per block instead of once per token. Decode steps take it too (a
+  // block of one token): a token's result does not depend on the block it sits in, so a sequence
+  // recomputed in one batch (after a preemption) gets bit for bit the logits its step-by-step
+  // decode had, and seeded sampling draws the same tokens.
+  const bool blocked = alibi.empty() && group <= kPromptMaxRows && prompt_attention_enabled();
+  if (!blocked) {
     // One work item per (token, kv head): the query heads of a GQA group read each cached K / V
     // row once, together (attend_group), instead of once per head.
     pool.parallel_for(batch.size() * c.n_kv_heads, [&](int64_t begin, int64_t end) {
@@ -139,6 +134,7 @@ Activations cached_attention(const Activations& q, const Activations& k, const A
     });
     return out;
   }
+  std::vector<AttentionItem> items = attention_items(batch, c.n_kv_heads, group, kPromptMaxRows / group);
   // Causal blocks cost in proportion to their last position: the biggest go first and threads
   // take the next item as they finish, so the triangle of work splits evenly.
   std::stable_sort(items.begin(), items.end(),
@@ -148,10 +144,6 @@ Activations cached_attention(const Activations& q, const Activations& k, const A
     for (size_t i = next.fetch_add(1, std::memory_order_relaxed); i < items.size();
          i = next.fetch_add(1, std::memory_order_relaxed)) {
       const AttentionItem& it = items[i];
-      if (it.n == 1) {
-        attend_token(it.t0, it.kv_head);
-        continue;
-      }
       PromptQueryBlock block;
       block.q = q.row(it.t0) + it.kv_head * group * c.head_dim;
       block.q_stride = q.cols;
