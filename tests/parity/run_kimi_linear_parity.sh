@@ -11,58 +11,8 @@
 # Prints every measured figure. Runs from the repo root; binaries from ${DRAGON_BUILD:-build}.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-source tests/oracle/oracle_common.sh
-DRAGON="$BUILD/dragon"
-CMP="$PY tests/parity/dense_compare.py"
-N_TOKENS="${KIMI_PARITY_TOKENS:-40}"
-THREADS_DRAGON="${DRAGON_THREADS:-2}"
-
-ensure_oracle
-if ! synth_available; then echo "FAIL: $DRAGON synth is not available"; exit 1; fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failed=()
-check() { "$@" || failed+=("$*"); }
-start=$(date +%s.%N)
-
-preset=kimi-linear-48b-a3b
-layers=8
-sets=(--set hidden_size=64 --set num_attention_heads=4 --set num_key_value_heads=4 --set head_dim=16
-      --set linear_attn_config.num_heads=4 --set intermediate_size=128
-      --set num_experts=16 --set num_experts_per_token=4 --set moe_intermediate_size=32)
-synth() {  # synth FORMAT DTYPE OUT
-  "$DRAGON" synth "$preset" --format "$1" --dtype "$2" --layers "$layers" --seed 29 "${sets[@]}" --out "$3" >/dev/null
-}
-
-echo "== $preset ($layers layers): $N_TOKENS positions =="
-synth hf f32 "$work/hf"
-synth gguf f32 "$work/f32.gguf"
-vocab=$(hf_vocab_size "$work/hf")
-tokens=$(prompt_tokens "$N_TOKENS" 100000)
-prompt=$(prompt_tokens 8 100000)
-
-"$ORACLE" --model "$work/f32.gguf" --tokens "$tokens" --out "$work/llama.f32" --threads "$THREADS" 2>/dev/null
-t0=$(date +%s.%N)
-"$DRAGON" logits --model "$work/f32.gguf" --tokens "$tokens" --out "$work/dragon.f32" --kv-type f32 \
-  --threads "$THREADS_DRAGON" 2>/dev/null
-echo "dragon logits f32: $(echo "$(date +%s.%N) - $t0" | bc) s"
-check $CMP "$work/dragon.f32" "$work/llama.f32" --tokens "$N_TOKENS" --vocab "$vocab" \
-  --label "$preset GGUF F32 dragon vs llama.cpp" --max-rel-rmse 1e-3
-
-expected=$("$ORACLE" --model "$work/f32.gguf" --tokens "$prompt" --generate 16 --threads "$THREADS" 2>/dev/null | tail -1)
-got=$("$DRAGON" generate --model "$work/f32.gguf" --tokens "$prompt" -n 16 --kv-type f32 --threads "$THREADS_DRAGON" 2>/dev/null)
-if [ "$got" = "$expected" ]; then echo "PASS $preset generate: 16/16 tokens identical to llama.cpp"
-else echo "FAIL $preset generate"; echo "  dragon: $got"; echo "  llama:  $expected"; failed+=("$preset generate"); fi
-
-"$PY" tests/reference/reference_logits.py --model "$work/hf" --tokens "$tokens" --out "$work/ref.f32" \
-  --dtype float64 --threads 1 2>/dev/null
-"$DRAGON" logits --model "$work/hf" --tokens "$tokens" --out "$work/dragon-hf.f32" --kv-type f32 \
-  --threads "$THREADS_DRAGON" 2>/dev/null
-check $CMP "$work/dragon-hf.f32" "$work/ref.f32" --tokens "$N_TOKENS" --vocab "$vocab" \
-  --label "$preset HF F32 dragon vs PyTorch (token-by-token KDA)" --max-rel-rmse 1e-4
-echo "Kimi Linear parity: $(echo "$(date +%s.%N) - $start" | bc) s"
-
-if ((${#failed[@]})); then
-  echo "FAIL Kimi Linear parity: ${#failed[@]} check(s) failed"; exit 1
-fi
-echo "PASS Kimi Linear parity"
+source tests/parity/three_way_parity.sh
+three_way_parity "Kimi Linear" kimi-linear-48b-a3b 8 29 "${KIMI_PARITY_TOKENS:-40}" "token-by-token KDA" \
+  --set hidden_size=64 --set num_attention_heads=4 --set num_key_value_heads=4 --set head_dim=16 \
+  --set linear_attn_config.num_heads=4 --set intermediate_size=128 \
+  --set num_experts=16 --set num_experts_per_token=4 --set moe_intermediate_size=32
