@@ -15,6 +15,7 @@
 
 #include "models/arch.h"
 #include "models/forward_checks.h"
+#include "models/tiny_model_suite.h"
 #include "models/lightning_attention.h"
 #include "runtime/model.h"
 #include "synth/synth.h"
@@ -99,23 +100,7 @@ SynthOptions tiny_options(const std::string& format, const fs::path& out) {
   return o;
 }
 
-class MiniMax01ForwardTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = fs::temp_directory_path() / ("dragon_minimax01_" + std::to_string(getpid()));
-    fs::create_directories(dir_);
-    synthesize(tiny_options("gguf", dir_ / "tiny.gguf"));
-    synthesize(tiny_options("hf", dir_ / "tiny-hf"));
-  }
-  static void TearDownTestSuite() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  static std::unique_ptr<Model> load(const std::string& name = "tiny.gguf") {
-    return build_model(open_model((dir_ / name).string()));
-  }
-  static inline fs::path dir_;
-};
+class MiniMax01ForwardTest : public TinyModelSuite<tiny_options> {};
 
 // 150 tokens: blocks of 64 + 64 + 22 in the prompt form.
 std::vector<int32_t> long_prompt() {

@@ -22,6 +22,7 @@
 #include "test_paths.h"
 #include "util/error.h"
 #include "models/forward_checks.h"
+#include "models/tiny_model_suite.h"
 
 namespace dragon {
 namespace {
@@ -43,23 +44,7 @@ SynthOptions tiny_options(const std::string& format, const fs::path& out) {
   return o;
 }
 
-class Qwen3NextForwardTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = fs::temp_directory_path() / ("dragon_qwen3next_" + std::to_string(getpid()));
-    fs::create_directories(dir_);
-    synthesize(tiny_options("gguf", dir_ / "tiny.gguf"));
-    synthesize(tiny_options("hf", dir_ / "tiny-hf"));
-  }
-  static void TearDownTestSuite() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  static std::unique_ptr<Model> load(const std::string& name = "tiny.gguf") {
-    return build_model(open_model((dir_ / name).string()));
-  }
-  static inline fs::path dir_;
-};
+class Qwen3NextForwardTest : public TinyModelSuite<tiny_options> {};
 
 const std::vector<int32_t> kPrompt = {9707, 11, 1879, 0, 151643, 42, 42, 7, 100, 2000, 3, 88, 5, 6};
 // 75 tokens: three chunks of the chunked delta rule (32 + 32 + 11).
