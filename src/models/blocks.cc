@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <unordered_map>
 
 #include "kernels/attention.h"
 #include "kernels/attention_prompt.h"
@@ -81,26 +82,38 @@ void add_in_place(Activations& x, const Activations& y) {
 
 namespace {
 
-// One piece of a batch's attention for one kv head: a block of consecutive tokens of one
-// sequence for the blocked kernel (a lone token is a block of one).
+// One piece of a batch's attention for one kv head: a block of consecutive prompt tokens of one
+// sequence for the blocked kernel, or (stepwise) one token for attend_group.
 struct AttentionItem {
   int64_t t0, n, kv_head;
   int64_t cost;  // query rows x positions read: the work, for scheduling the biggest first
+  bool stepwise;
 };
 
-// Consecutive tokens of one sequence with increasing positions, cut into blocks of at most
-// `block_tokens`.
+// Whether token t attends as a decode step (Batch::stepwise; by default a sequence's lone token).
+std::vector<uint8_t> stepwise_tokens(const Batch& batch) {
+  if (!batch.stepwise.empty()) return batch.stepwise;
+  std::unordered_map<int32_t, int64_t> per_sequence;
+  for (int32_t s : batch.seq_ids) ++per_sequence[s];
+  std::vector<uint8_t> out(batch.tokens.size());
+  for (size_t t = 0; t < out.size(); ++t) out[t] = per_sequence[batch.seq_ids[t]] == 1;
+  return out;
+}
+
+// Stepwise tokens one by one; the other tokens in blocks of at most `block_tokens` consecutive
+// ones of one sequence with increasing positions.
 std::vector<AttentionItem> attention_items(const Batch& batch, int64_t n_kv_heads, int64_t group,
                                            int64_t block_tokens) {
+  const std::vector<uint8_t> stepwise = stepwise_tokens(batch);
   std::vector<AttentionItem> items;
   const int64_t n = batch.size();
   for (int64_t t = 0; t < n;) {
     int64_t e = t + 1;
-    while (e < n && e - t < block_tokens && batch.seq_ids[e] == batch.seq_ids[t] &&
+    while (!stepwise[t] && e < n && !stepwise[e] && e - t < block_tokens && batch.seq_ids[e] == batch.seq_ids[t] &&
            batch.positions[e] > batch.positions[e - 1])
       ++e;
     for (int64_t h = 0; h < n_kv_heads; ++h)
-      items.push_back({t, e - t, h, (e - t) * group * (batch.positions[e - 1] + 1)});
+      items.push_back({t, e - t, h, (e - t) * group * (batch.positions[e - 1] + 1), stepwise[t] != 0});
     t = e;
   }
   return items;
@@ -120,11 +133,11 @@ Activations cached_attention(const Activations& q, const Activations& k, const A
                  batch.positions[t] + 1, c.head_dim, vd, scale, out.row(t) + kvh * group * vd,
                  alibi.empty() ? nullptr : alibi.data() + kvh * group);
   };
-  // Blocks of consecutive tokens through the blocked kernel (kernels/attention_prompt.h), which
-  // reads each K / V row once per block instead of once per token. Decode steps take it too (a
-  // block of one token): a token's result does not depend on the block it sits in, so a sequence
-  // recomputed in one batch (after a preemption) gets bit for bit the logits its step-by-step
-  // decode had, and seeded sampling draws the same tokens.
+  // Prompt tokens in blocks through the blocked kernel (kernels/attention_prompt.h), which reads
+  // each K / V row once per block instead of once per token; decode steps (Batch::stepwise)
+  // through attend_group. A prompt token's result does not depend on its block, and a decode
+  // step's is always attend_group's, so chunked prefill, recompute after a preemption and
+  // speculative verification reproduce what they stand for bit for bit.
   const bool blocked = alibi.empty() && group <= kPromptMaxRows && prompt_attention_enabled();
   if (!blocked) {
     // One work item per (token, kv head): the query heads of a GQA group read each cached K / V
@@ -144,6 +157,10 @@ Activations cached_attention(const Activations& q, const Activations& k, const A
     for (size_t i = next.fetch_add(1, std::memory_order_relaxed); i < items.size();
          i = next.fetch_add(1, std::memory_order_relaxed)) {
       const AttentionItem& it = items[i];
+      if (it.stepwise) {
+        attend_token(it.t0, it.kv_head);
+        continue;
+      }
       PromptQueryBlock block;
       block.q = q.row(it.t0) + it.kv_head * group * c.head_dim;
       block.q_stride = q.cols;

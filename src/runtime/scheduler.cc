@@ -101,6 +101,7 @@ StepPlan plan_step(const std::vector<RequestState*>& running, int64_t prefill_ch
   for (RequestState* r : running) {
     if (r->prefilling()) continue;
     plan.batch.add(r->decode_token(), r->decode_position(), r->slot, true);
+    plan.batch.mark_stepwise(plan.batch.size() - 1);
     plan.parts.push_back({r, 1, true, true});
   }
   int64_t budget = prefill_chunk;
@@ -113,6 +114,9 @@ StepPlan plan_step(const std::vector<RequestState*>& running, int64_t prefill_ch
     for (int64_t i = 0; i < n; ++i) {
       const int64_t pos = r->prefilled + i;
       plan.batch.add(r->context()[pos], pos, r->slot, logits && i + 1 == n);
+      // A resumed request's generated tokens were decoded one step at a time: recomputed the
+      // same way, they give back the cache rows (and logits) they had.
+      if (pos >= r->prompt_size()) plan.batch.mark_stepwise(plan.batch.size() - 1);
     }
     plan.parts.push_back({r, n, false, logits});
     budget -= n;

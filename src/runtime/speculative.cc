@@ -144,6 +144,8 @@ std::vector<int32_t> generate_speculative(Model& target, const std::vector<int32
     batch = Batch();
     batch.add(committed.back(), p, 0, true);
     for (size_t j = 0; j < drafts.size(); ++j) batch.add(drafts[j], p + 1 + static_cast<int64_t>(j), 0, true);
+    // Verified as plain decoding would compute each token, so the ids are plain greedy's.
+    for (int64_t t = 0; t < batch.size(); ++t) batch.mark_stepwise(t);
     logits = target.forward(batch, cache, pool);
     if (mtp) drafter.observe({p, &mtp->hidden()});
     const std::vector<int32_t> best = argmax_rows(logits);

@@ -170,7 +170,9 @@ TEST_F(DsaForwardTest, TheSelectionActsOncePositionsOutnumberTopK) {
     }
     const double err = std::sqrt(num / den);
     std::printf("  position %2lld: sparse vs dense rel RMSE %.3e\n", static_cast<long long>(p), err);
-    if (p < kTopK) EXPECT_LT(err, 1e-6) << "position " << p << " sees no more than index_topk positions";
+    if (p < kTopK) {
+      EXPECT_LT(err, 1e-6) << "position " << p << " sees no more than index_topk positions";
+    }
   }
   EXPECT_GT(rel_rmse(s, d), 1e-3) << "the later positions attend to index_topk of their positions only";
 }
