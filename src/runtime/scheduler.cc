@@ -121,6 +121,9 @@ StepPlan plan_step(const std::vector<RequestState*>& running, int64_t prefill_ch
     plan.parts.push_back({r, n, false, logits});
     budget -= n;
   }
+  // Explicit even when nothing is stepwise: a prompt chunk of one token is still a prompt token
+  // (Batch's default would take a sequence's lone token for a decode step).
+  plan.batch.stepwise.resize(static_cast<size_t>(plan.batch.size()), 0);
   return plan;
 }
 
