@@ -174,6 +174,15 @@ Activations cached_attention(const Activations& q, const Activations& k, const A
   return out;
 }
 
+FfnWeights load_swiglu_ffn(const Weights& w, int64_t il, int64_t ff, int64_t hidden) {
+  const std::string p = "blk." + std::to_string(il) + ".";
+  FfnWeights f;
+  f.gate = load_linear(w, p + "ffn_gate", ff, hidden, false);
+  f.up = load_linear(w, p + "ffn_up", ff, hidden, false);
+  f.down = load_linear(w, p + "ffn_down", hidden, ff, false);
+  return f;
+}
+
 Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& pool) {
   Activations gate, up;
   linears(x, {{f.gate, gate}, {f.up, up}}, pool);

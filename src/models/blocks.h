@@ -51,6 +51,9 @@ struct LayerOptions {
 LayerOptions layer_options(const ModelConfig& c);
 
 Linear load_linear(const Weights& w, const std::string& name, int64_t out, int64_t in, bool bias);
+// A SwiGLU FFN's blk.N.ffn_gate / ffn_up ([ff, hidden]) and ffn_down ([hidden, ff]), no biases;
+// the norm is left to the caller (families name it differently).
+FfnWeights load_swiglu_ffn(const Weights& w, int64_t il, int64_t ff, int64_t hidden);
 LayerWeights load_layer(const Weights& w, const ModelConfig& c, int64_t il, const LayerOptions& options);
 // The attention half of a layer (attn_norm, q/k/v/o, optional biases and QK-norm).
 AttentionWeights load_attention(const Weights& w, const ModelConfig& c, int64_t il, const LayerOptions& options);

@@ -85,10 +85,7 @@ class DeepSeek2 final : public DecoderModel, public RoutingTraceable, public Mtp
     if (L.is_moe) {
       L.moe = load_moe(w, c_, il);
     } else {
-      const int64_t ff = c_.intermediate_size;
-      L.dense.gate = load_linear(w, p + "ffn_gate", ff, c_.hidden_size, false);
-      L.dense.up = load_linear(w, p + "ffn_up", ff, c_.hidden_size, false);
-      L.dense.down = load_linear(w, p + "ffn_down", c_.hidden_size, ff, false);
+      L.dense = load_swiglu_ffn(w, il, c_.intermediate_size, c_.hidden_size);
     }
     L.dense.norm = w.f32(p + "ffn_norm.weight", c_.hidden_size);
     return L;

@@ -82,10 +82,7 @@ class KimiLinear final : public DecoderModel, public RoutingTraceable {
     if (L.is_moe) {
       L.moe = load_moe(weights_, c_, il);
     } else {
-      const int64_t ff = c_.intermediate_size;
-      L.dense.gate = load_linear(weights_, p + "ffn_gate", ff, c_.hidden_size, false);
-      L.dense.up = load_linear(weights_, p + "ffn_up", ff, c_.hidden_size, false);
-      L.dense.down = load_linear(weights_, p + "ffn_down", c_.hidden_size, ff, false);
+      L.dense = load_swiglu_ffn(weights_, il, c_.intermediate_size, c_.hidden_size);
     }
     L.dense.norm = weights_.f32(p + "ffn_norm.weight", c_.hidden_size);
     return L;
