@@ -16,6 +16,7 @@
 #include "io/gguf.h"
 #include "models/arch.h"
 #include "models/forward_checks.h"
+#include "models/random_gguf.h"
 #include "runtime/generation.h"
 #include "runtime/model.h"
 #include "synth/preset.h"
@@ -57,27 +58,7 @@ ModelConfig tiny_config(int64_t topk) {
 // The same random weights whatever topk (the tensors do not depend on it).
 std::string write_tiny_deepseek32(const fs::path& dir, int64_t topk) {
   const ModelConfig c = tiny_config(topk);
-  const ArchSpec* spec = find_arch_by_gguf("deepseek32");
-  GGUFWriter w;
-  w.set("general.architecture", GGUFValue::str("deepseek32"));
-  spec->write_gguf_metadata(c, w);
-  const auto plans = spec->gguf_tensors(c);
-  for (const auto& p : plans) w.add_tensor(p.name, DType::F32, p.shape);
-  const std::string path = (dir / ("tiny-deepseek32-top" + std::to_string(topk) + ".gguf")).string();
-  w.write(path, [&](size_t i) {
-    const auto& p = plans[i];
-    int64_t n = 1;
-    for (int64_t d : p.shape) n *= d;
-    std::mt19937 rng(static_cast<uint32_t>(i + 1));
-    const bool norm = p.shape.size() == 1;
-    std::normal_distribution<float> dist(norm ? 1.0f : 0.0f, norm ? 0.1f : 1.0f / std::sqrt(float(p.shape.back())));
-    std::vector<float> values(n);
-    for (float& v : values) v = dist(rng);
-    std::vector<uint8_t> bytes(n * 4);
-    std::memcpy(bytes.data(), values.data(), bytes.size());
-    return bytes;
-  });
-  return path;
+  return write_random_gguf(c, "deepseek32", (dir / ("tiny-deepseek32-top" + std::to_string(topk) + ".gguf")).string());
 }
 
 class DsaForwardTest : public ::testing::Test {

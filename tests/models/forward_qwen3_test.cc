@@ -17,6 +17,7 @@
 #include "synth/preset.h"
 #include "util/error.h"
 #include "models/forward_checks.h"
+#include "models/random_gguf.h"
 
 namespace dragon {
 namespace {
@@ -37,27 +38,7 @@ std::string write_tiny_qwen3(const fs::path& dir) {
   hf["bos_token_id"] = 1;
   hf["eos_token_id"] = 2;
   const ModelConfig c = config_from_hf(hf);
-  const ArchSpec* spec = find_arch_by_gguf("qwen3");
-  GGUFWriter w;
-  w.set("general.architecture", GGUFValue::str("qwen3"));
-  spec->write_gguf_metadata(c, w);
-  const auto plans = spec->gguf_tensors(c);
-  for (const auto& p : plans) w.add_tensor(p.name, DType::F32, p.shape);
-  const std::string path = (dir / "tiny-qwen3.gguf").string();
-  w.write(path, [&](size_t i) {
-    const auto& p = plans[i];
-    int64_t n = 1;
-    for (int64_t d : p.shape) n *= d;
-    std::mt19937 rng(static_cast<uint32_t>(i + 1));
-    const bool norm = p.shape.size() == 1;
-    std::normal_distribution<float> dist(norm ? 1.0f : 0.0f, norm ? 0.1f : 1.0f / std::sqrt(float(p.shape.back())));
-    std::vector<float> values(n);
-    for (float& v : values) v = dist(rng);
-    std::vector<uint8_t> bytes(n * 4);
-    std::memcpy(bytes.data(), values.data(), bytes.size());
-    return bytes;
-  });
-  return path;
+  return write_random_gguf(c, "qwen3", (dir / "tiny-qwen3.gguf").string());
 }
 
 class ForwardQwen3Test : public ::testing::Test {

@@ -30,6 +30,7 @@
 #include "synth/synth.h"
 #include "test_paths.h"
 #include "models/forward_checks.h"
+#include "models/random_gguf.h"
 
 namespace dragon {
 namespace {
@@ -76,27 +77,7 @@ std::string write_tiny(const Family& family, const fs::path& dir) {
   hf["eos_token_id"] = 2;
   hf.merge_patch(family.overrides);
   const ModelConfig c = config_from_hf(hf);
-  const ArchSpec* spec = find_arch_by_gguf(family.gguf_arch);
-  GGUFWriter w;
-  w.set("general.architecture", GGUFValue::str(family.gguf_arch));
-  spec->write_gguf_metadata(c, w);
-  const auto plans = spec->gguf_tensors(c);
-  for (const auto& p : plans) w.add_tensor(p.name, DType::F32, p.shape);
-  const std::string path = (dir / (std::string(family.gguf_arch) + ".gguf")).string();
-  w.write(path, [&](size_t i) {
-    const auto& p = plans[i];
-    int64_t n = 1;
-    for (int64_t d : p.shape) n *= d;
-    std::mt19937 rng(static_cast<uint32_t>(i + 1));
-    const bool vector = p.shape.size() == 1;
-    std::normal_distribution<float> dist(vector ? 1.0f : 0.0f, vector ? 0.1f : 1.0f / std::sqrt(float(p.shape.back())));
-    std::vector<float> values(n);
-    for (float& v : values) v = dist(rng);
-    std::vector<uint8_t> bytes(n * 4);
-    std::memcpy(bytes.data(), values.data(), bytes.size());
-    return bytes;
-  });
-  return path;
+  return write_random_gguf(c, family.gguf_arch, (dir / (std::string(family.gguf_arch) + ".gguf")).string());
 }
 
 class MoeFamilyForwardTest : public ::testing::TestWithParam<Family> {
