@@ -1,4 +1,5 @@
-// Checks the families' forward tests share: the relative RMSE of two logit sets, and that
+// Checks the families' forward tests share: feeding tokens as one batch or one step at a time,
+// the relative RMSE of two logit sets, and that
 // sequences in one batch never see each other (two prompts interleaved token by token as
 // sequences 1 and 0 of one batch, against the logits of each prompt run alone).
 #pragma once
@@ -14,6 +15,26 @@
 #include "runtime/model.h"
 
 namespace dragon {
+
+// The logits of `tokens` as one batch of sequence `seq`, at positions first_pos, first_pos + 1, ...
+inline Activations feed(Model& m, KVCache& cache, ThreadPool& pool, const std::vector<int32_t>& tokens, int64_t first_pos,
+                        int seq = 0) {
+  Batch b;
+  for (size_t i = 0; i < tokens.size(); ++i) b.add(tokens[i], first_pos + static_cast<int64_t>(i), seq, true);
+  return m.forward(b, cache, pool);
+}
+
+// The logits of `tokens` (from position 0 of sequence 0) fed one forward step per token: a
+// recurrent model's step form, against which its batched (chunked / block) form is checked.
+inline Activations feed_token_by_token(Model& m, KVCache& cache, ThreadPool& pool, const std::vector<int32_t>& tokens) {
+  Activations out;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const Activations row = feed(m, cache, pool, {tokens[i]}, static_cast<int64_t>(i));
+    if (i == 0) out = Activations(static_cast<int64_t>(tokens.size()), row.cols);
+    std::copy(row.data.begin(), row.data.end(), out.row(static_cast<int64_t>(i)));
+  }
+  return out;
+}
 
 // sqrt(sum (a - b)^2 / sum b^2) over every logit: b is the reference.
 inline double rel_rmse(const Activations& a, const Activations& b) {

@@ -59,12 +59,6 @@ std::vector<int32_t> prompt_of(int n) {
   return t;
 }
 
-Activations feed(Model& m, KVCache& cache, ThreadPool& pool, const std::vector<int32_t>& tokens, int64_t first_pos) {
-  Batch b;
-  for (size_t i = 0; i < tokens.size(); ++i) b.add(tokens[i], first_pos + static_cast<int64_t>(i), 0, true);
-  return m.forward(b, cache, pool);
-}
-
 TEST_F(KimiLinearForwardTest, FullAttentionLayersComeFromTheConfigList) {
   for (const char* name : {"tiny.gguf", "tiny-hf"}) {
     auto model = load(name);
@@ -92,11 +86,7 @@ TEST_F(KimiLinearForwardTest, ChunkedPrefillMatchesTokenByToken) {
   KVCache whole(model->config(), 128, 1, CacheType::F32);
   const Activations all = feed(*model, whole, pool, prompt, 0);
   KVCache step_cache(model->config(), 128, 1, CacheType::F32);
-  Activations steps(all.rows, all.cols);
-  for (size_t i = 0; i < prompt.size(); ++i) {
-    const Activations row = feed(*model, step_cache, pool, {prompt[i]}, static_cast<int64_t>(i));
-    std::copy(row.data.begin(), row.data.end(), steps.row(static_cast<int64_t>(i)));
-  }
+  const Activations steps = feed_token_by_token(*model, step_cache, pool, prompt);
   KVCache split_cache(model->config(), 128, 1, CacheType::F32);
   Activations split = feed(*model, split_cache, pool, {prompt.begin(), prompt.begin() + 40}, 0);
   const Activations rest = feed(*model, split_cache, pool, {prompt.begin() + 40, prompt.end()}, 40);

@@ -109,13 +109,6 @@ std::vector<int32_t> long_prompt() {
   return t;
 }
 
-Activations feed(Model& m, KVCache& cache, ThreadPool& pool, const std::vector<int32_t>& tokens, int64_t first_pos,
-                 int seq = 0) {
-  Batch b;
-  for (size_t i = 0; i < tokens.size(); ++i) b.add(tokens[i], first_pos + static_cast<int64_t>(i), seq, true);
-  return m.forward(b, cache, pool);
-}
-
 TEST_F(MiniMax01ForwardTest, SevenLightningLayersThenSoftmax) {
   auto model = load();
   const ModelConfig& c = model->config();
@@ -138,11 +131,7 @@ TEST_F(MiniMax01ForwardTest, BlockPrefillMatchesTokenByTokenAndSplitPrompt) {
   KVCache whole(model->config(), 256, 1, CacheType::F32);
   const Activations all = feed(*model, whole, pool, prompt, 0);
   KVCache step_cache(model->config(), 256, 1, CacheType::F32);
-  Activations steps(all.rows, all.cols);
-  for (int64_t i = 0; i < n; ++i) {
-    const Activations row = feed(*model, step_cache, pool, {prompt[i]}, i);
-    std::copy(row.data.begin(), row.data.end(), steps.row(i));
-  }
+  const Activations steps = feed_token_by_token(*model, step_cache, pool, prompt);
   KVCache split_cache(model->config(), 256, 1, CacheType::F32);
   Activations split = feed(*model, split_cache, pool, {prompt.begin(), prompt.begin() + 40}, 0);
   const Activations rest = feed(*model, split_cache, pool, {prompt.begin() + 40, prompt.end()}, 40);

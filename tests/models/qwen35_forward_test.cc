@@ -67,12 +67,6 @@ class Qwen35ForwardTest : public ::testing::TestWithParam<const char*> {
 
 const std::vector<int32_t> kPrompt = {9707, 11, 1879, 0, 151643, 42, 42, 7, 100, 2000, 3, 88, 5, 6};
 
-Activations feed(Model& m, KVCache& cache, ThreadPool& pool, const std::vector<int32_t>& tokens, int64_t first_pos) {
-  Batch b;
-  for (size_t i = 0; i < tokens.size(); ++i) b.add(tokens[i], first_pos + static_cast<int64_t>(i), 0, true);
-  return m.forward(b, cache, pool);
-}
-
 TEST_P(Qwen35ForwardTest, MultimodalLayoutLoadsAsTheTextModel) {
   const std::string preset = GetParam();
   const bool moe = preset == "qwen3.5-35b-a3b";
@@ -118,11 +112,7 @@ TEST_P(Qwen35ForwardTest, ChunkedPromptMatchesTokenByToken) {
   KVCache whole(model->config(), 64, 1, CacheType::F32);
   const Activations all = feed(*model, whole, pool, prompt, 0);
   KVCache step_cache(model->config(), 64, 1, CacheType::F32);
-  Activations steps(all.rows, all.cols);
-  for (size_t i = 0; i < prompt.size(); ++i) {
-    const Activations row = feed(*model, step_cache, pool, {prompt[i]}, static_cast<int64_t>(i));
-    std::copy(row.data.begin(), row.data.end(), steps.row(static_cast<int64_t>(i)));
-  }
+  const Activations steps = feed_token_by_token(*model, step_cache, pool, prompt);
   // Without the carried state the last 20 tokens would be a fresh prompt: far from the batch.
   KVCache fresh(model->config(), 64, 1, CacheType::F32);
   const Activations no_state = feed(*model, fresh, pool, {prompt.begin() + 20, prompt.end()}, 0);

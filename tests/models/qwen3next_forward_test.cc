@@ -54,13 +54,6 @@ std::vector<int32_t> long_prompt() {
   return t;
 }
 
-Activations feed(Model& m, KVCache& cache, ThreadPool& pool, const std::vector<int32_t>& tokens, int64_t first_pos,
-                 int seq = 0) {
-  Batch b;
-  for (size_t i = 0; i < tokens.size(); ++i) b.add(tokens[i], first_pos + static_cast<int64_t>(i), seq, true);
-  return m.forward(b, cache, pool);
-}
-
 TEST_F(Qwen3NextForwardTest, LayersAlternateThreeLinearToOneFull) {
   auto model = load();
   const ModelConfig& c = model->config();
@@ -85,11 +78,7 @@ TEST_F(Qwen3NextForwardTest, TokenByTokenAndSplitPromptReproduceOneBatch) {
   const Activations all = feed(*model, whole, pool, kPrompt, 0);
 
   KVCache step_cache(model->config(), 64, 1, CacheType::F32);
-  Activations steps(all.rows, all.cols);
-  for (size_t i = 0; i < kPrompt.size(); ++i) {
-    const Activations row = feed(*model, step_cache, pool, {kPrompt[i]}, static_cast<int64_t>(i));
-    std::copy(row.data.begin(), row.data.end(), steps.row(static_cast<int64_t>(i)));
-  }
+  const Activations steps = feed_token_by_token(*model, step_cache, pool, kPrompt);
   const double err_steps = rel_rmse(steps, all);
 
   KVCache split_cache(model->config(), 64, 1, CacheType::F32);
@@ -123,11 +112,7 @@ TEST_F(Qwen3NextForwardTest, ChunkedPrefillMatchesTokenByTokenOverSeveralChunks)
   KVCache whole(model->config(), 128, 1, CacheType::F32);
   const Activations all = feed(*model, whole, pool, prompt, 0);
   KVCache step_cache(model->config(), 128, 1, CacheType::F32);
-  Activations steps(all.rows, all.cols);
-  for (size_t i = 0; i < prompt.size(); ++i) {
-    const Activations row = feed(*model, step_cache, pool, {prompt[i]}, static_cast<int64_t>(i));
-    std::copy(row.data.begin(), row.data.end(), steps.row(static_cast<int64_t>(i)));
-  }
+  const Activations steps = feed_token_by_token(*model, step_cache, pool, prompt);
   KVCache split_cache(model->config(), 128, 1, CacheType::F32);
   Activations split = feed(*model, split_cache, pool, {prompt.begin(), prompt.begin() + 40}, 0);
   const Activations rest = feed(*model, split_cache, pool, {prompt.begin() + 40, prompt.end()}, 40);
