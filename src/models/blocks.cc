@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <unordered_map>
 
 #include "kernels/attention.h"
 #include "kernels/attention_prompt.h"
@@ -93,10 +92,12 @@ struct AttentionItem {
 // Whether token t attends as a decode step (Batch::stepwise; by default a sequence's lone token).
 std::vector<uint8_t> stepwise_tokens(const Batch& batch) {
   if (!batch.stepwise.empty()) return batch.stepwise;
-  std::unordered_map<int32_t, int64_t> per_sequence;
-  for (int32_t s : batch.seq_ids) ++per_sequence[s];
+  // Sequence ids are cache slots: small and non-negative.
+  const int32_t n_seq = batch.seq_ids.empty() ? 0 : *std::max_element(batch.seq_ids.begin(), batch.seq_ids.end()) + 1;
+  std::vector<int64_t> per_sequence(static_cast<size_t>(n_seq), 0);
+  for (int32_t s : batch.seq_ids) ++per_sequence[static_cast<size_t>(s)];
   std::vector<uint8_t> out(batch.tokens.size());
-  for (size_t t = 0; t < out.size(); ++t) out[t] = per_sequence[batch.seq_ids[t]] == 1;
+  for (size_t t = 0; t < out.size(); ++t) out[t] = per_sequence[static_cast<size_t>(batch.seq_ids[t])] == 1;
   return out;
 }
 
