@@ -81,12 +81,18 @@ else
 fi
 rm -f "$ctest_log"
 
-# Scripted checks: parity against the oracles, CLI end-to-end runs.
+# Scripted checks: parity against the oracles, CLI end-to-end runs. Each script's output is also
+# kept, so that the end of the run can repeat the last lines of the ones that failed: a CI report
+# often shows only the tail of the whole log.
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+echo "free disk space: $(df -h --output=avail . | tail -1) here, $(df -h --output=avail "${TMPDIR:-/tmp}" | tail -1) in ${TMPDIR:-/tmp}"
 while IFS= read -r script; do
   echo "== $script =="
   start=$(date +%s)
+  log="$logs/$(echo "$script" | tr / _).log"
   # </dev/null: a script (or a tool in it) that reads stdin must not eat the list of scripts.
-  if bash "$script" </dev/null; then
+  if bash "$script" </dev/null 2>&1 | tee "$log"; (( PIPESTATUS[0] == 0 )); then
     passed=$((passed + 1)); echo "-- PASS $script ($(( $(date +%s) - start ))s)"
   else
     failed=$((failed + 1)); failures+=("$script"); echo "-- FAIL $script ($(( $(date +%s) - start ))s)"
@@ -94,6 +100,11 @@ while IFS= read -r script; do
 done < <(find tests -name 'run_*.sh' | sort)
 
 echo
+for f in "${failures[@]}"; do
+  [[ $f == tests/* ]] || continue
+  echo "== the last lines of $f =="
+  tail -n 25 "$logs/$(echo "$f" | tr / _).log"
+done
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 echo "$passed passed, $failed failed"
 ((failed == 0))
