@@ -18,8 +18,16 @@ size_t partial_tag_suffix(std::string_view text, std::string_view tag) {
 
 }  // namespace
 
-ReasoningParser::ReasoningParser(bool starts_in_reasoning, std::string open_tag, std::string close_tag)
-    : state_(starts_in_reasoning ? State::Reasoning : State::Start), open_(std::move(open_tag)), close_(std::move(close_tag)) {}
+std::optional<ReasoningTags> reasoning_tags_of_template(std::string_view source) {
+  if (source.find("</think:opensource>") != std::string_view::npos ||
+      (source.find("'</think{}>'") != std::string_view::npos && source.find("':opensource'") != std::string_view::npos))
+    return ReasoningTags{"<think:opensource>", "</think:opensource>"};
+  if (source.find("</think>") != std::string_view::npos) return ReasoningTags{};
+  return std::nullopt;
+}
+
+ReasoningParser::ReasoningParser(bool starts_in_reasoning, ReasoningTags tags)
+    : state_(starts_in_reasoning ? State::Reasoning : State::Start), open_(std::move(tags.open)), close_(std::move(tags.close)) {}
 
 ReasoningDelta ReasoningParser::push(std::string_view text) {
   pending_.append(text);
@@ -109,12 +117,12 @@ ReasoningDelta ReasoningParser::finish() {
   return out;
 }
 
-bool prompt_opens_reasoning(std::string_view prompt, std::string_view open_tag, std::string_view close_tag) {
-  const size_t open = prompt.rfind(open_tag);
+bool prompt_opens_reasoning(std::string_view prompt, const ReasoningTags& tags) {
+  const size_t open = prompt.rfind(tags.open);
   if (open == std::string_view::npos) return false;
-  if (prompt.find(close_tag, open) != std::string_view::npos) return false;
+  if (prompt.find(tags.close, open) != std::string_view::npos) return false;
   // Only when the tag is the prompt's end (whitespace aside): an earlier one is a past turn's.
-  for (size_t i = open + open_tag.size(); i < prompt.size(); ++i)
+  for (size_t i = open + tags.open.size(); i < prompt.size(); ++i)
     if (!is_space(prompt[i])) return false;
   return true;
 }

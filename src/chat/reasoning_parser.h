@@ -1,5 +1,6 @@
 // Splits a thinking model's streamed answer into its reasoning and its visible content:
-// Qwen3, QwQ, DeepSeek-R1 and GLM-4.5+ write `<think> ... </think>` before the answer.
+// Qwen3, QwQ, DeepSeek-R1 and GLM-4.5+ write `<think> ... </think>` before the answer, Hunyuan
+// Hy3 `<think:opensource> ... </think:opensource>`.
 //
 // Streaming-safe: push() takes text in any pieces (a tag may be split across tokens) and returns
 // only what is certain; a tail that could still be the start of a tag is held back until the next
@@ -9,6 +10,7 @@
 // whitespace the templates put around the reasoning ("<think>\n...\n</think>\n\n") is trimmed.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,10 +23,19 @@ struct ReasoningDelta {
   bool empty() const { return reasoning.empty() && content.empty(); }
 };
 
+// The markers a template writes its reasoning block with.
+struct ReasoningTags {
+  std::string open = "<think>";
+  std::string close = "</think>";
+};
+
+// The reasoning markers a chat template writes, or none when it has no reasoning block. Hy3's
+// template builds its markers as '<think{}>'.format(HYTK) with HYTK ':opensource'.
+std::optional<ReasoningTags> reasoning_tags_of_template(std::string_view template_source);
+
 class ReasoningParser {
  public:
-  explicit ReasoningParser(bool starts_in_reasoning = false, std::string open_tag = "<think>",
-                           std::string close_tag = "</think>");
+  explicit ReasoningParser(bool starts_in_reasoning = false, ReasoningTags tags = {});
 
   // Markers that end the reasoning without its close tag and begin the content (the marker
   // itself is content): Kimi-K2-Thinking may open its tool-call section while still thinking.
@@ -44,7 +55,6 @@ class ReasoningParser {
 
 // Whether a rendered prompt leaves the model inside a reasoning block (it ends with an open
 // <think> not closed after it), e.g. DeepSeek-R1's and GLM-4.6's templates.
-bool prompt_opens_reasoning(std::string_view prompt, std::string_view open_tag = "<think>",
-                            std::string_view close_tag = "</think>");
+bool prompt_opens_reasoning(std::string_view prompt, const ReasoningTags& tags = {});
 
 }  // namespace dragon::chat

@@ -56,7 +56,10 @@ constexpr const char* kHelp =
 
 class ChatSession {
  public:
-  explicit ChatSession(ChatSetup s) : s_(std::move(s)), template_(chat::ChatTemplate::parse(s_.tmpl.source)) {}
+  explicit ChatSession(ChatSetup s)
+      : s_(std::move(s)),
+        template_(chat::ChatTemplate::parse(s_.tmpl.source)),
+        reasoning_tags_(chat::reasoning_tags_of_template(s_.tmpl.source).value_or(chat::ReasoningTags{})) {}
 
   int run() {
     SigintGuard guard;
@@ -150,7 +153,7 @@ class ChatSession {
     for (const auto& m : history) messages.push_back(m);
     const std::string prompt =
         template_.render(chat::make_chat_context(messages, nullptr, true, s_.tmpl.bos_token, s_.tmpl.eos_token));
-    starts_in_reasoning_ = chat::prompt_opens_reasoning(prompt);
+    starts_in_reasoning_ = chat::prompt_opens_reasoning(prompt, reasoning_tags_);
     return s_.engine->tokenizer().encode(prompt, false, true);
   }
 
@@ -164,7 +167,7 @@ class ChatSession {
     request.stop = s_.stops;
     request.stop_tokens = s_.stop_tokens;
 
-    chat::ReasoningParser parser(starts_in_reasoning_);
+    chat::ReasoningParser parser(starts_in_reasoning_, reasoning_tags_);
     std::string content, reasoning;
     bool in_reasoning = false;
     // Writes a parsed piece: reasoning dimmed (or summarized once when hidden), content plain.
@@ -222,6 +225,7 @@ class ChatSession {
 
   ChatSetup s_;
   chat::ChatTemplate template_;
+  chat::ReasoningTags reasoning_tags_;  // Hy3 writes <think:opensource>, the others <think>
   ojson history_ = ojson::array();
   bool show_thinking_ = true;
   mutable bool starts_in_reasoning_ = false;

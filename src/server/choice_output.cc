@@ -2,8 +2,10 @@
 
 namespace dragon::server {
 
-ChoiceOutput::ChoiceOutput(bool parse_reasoning, bool starts_in_reasoning, chat::ToolCallFormat tool_format, nlohmann::json tools)
-    : parse_reasoning_(parse_reasoning), reasoning_(starts_in_reasoning), tools_(tool_format, std::move(tools)) {
+ChoiceOutput::ChoiceOutput(const std::optional<chat::ReasoningTags>& reasoning, bool starts_in_reasoning,
+                           chat::ToolCallFormat tool_format, nlohmann::json tools)
+    : parse_reasoning_(reasoning.has_value()), reasoning_(starts_in_reasoning, reasoning.value_or(chat::ReasoningTags{})),
+      tools_(tool_format, std::move(tools)) {
   reasoning_.set_implicit_ends(chat::tool_calls_end_reasoning(tool_format));
 }
 

@@ -21,9 +21,10 @@ struct OutputDelta {
 
 class ChoiceOutput {
  public:
+  // `reasoning`: the template's reasoning markers, none to leave the text unsplit.
   // `tools`: the request's tools, which give some formats' bare-text arguments their types.
-  ChoiceOutput(bool parse_reasoning, bool starts_in_reasoning, chat::ToolCallFormat tool_format,
-               nlohmann::json tools = nullptr);
+  ChoiceOutput(const std::optional<chat::ReasoningTags>& reasoning, bool starts_in_reasoning,
+               chat::ToolCallFormat tool_format, nlohmann::json tools = nullptr);
   OutputDelta push(const std::string& text);
   OutputDelta finish();  // flushes the parsers
   int tool_calls_made() const { return tool_calls_; }

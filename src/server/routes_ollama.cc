@@ -92,15 +92,15 @@ void add_final_fields(ojson& j, const FinishEvent& f, std::chrono::steady_clock:
 
 // Runs one generation for /api/chat (chat = true) or /api/generate and answers it.
 void run_generation(ServerContext& ctx, httplib::Response& res, const std::string& prompt_text, bool chat,
-                    const GenerationFields& fields, bool split_thinking) {
+                    const GenerationFields& fields, std::optional<chat::ReasoningTags> thinking) {
   const std::vector<int32_t> prompt = ctx.model.tokenize(prompt_text);
   GenerationFields f = fields;
   f.n = 1;
   std::vector<GenerationRequest> requests = make_requests(ctx, prompt, f);
   // A format-constrained answer is JSON from its first token: no thinking to split out.
-  if (f.response_format != ResponseFormat::Text) split_thinking = false;
-  const bool starts_in_reasoning = split_thinking && chat::prompt_opens_reasoning(prompt_text);
-  auto output = std::make_shared<ChoiceOutput>(split_thinking, starts_in_reasoning, chat::ToolCallFormat::None);
+  if (f.response_format != ResponseFormat::Text) thinking.reset();
+  const bool starts_in_reasoning = thinking && chat::prompt_opens_reasoning(prompt_text, *thinking);
+  auto output = std::make_shared<ChoiceOutput>(thinking, starts_in_reasoning, chat::ToolCallFormat::None);
   auto session = GenerationSession::start(ctx.backend, std::move(requests), &ctx.metrics);
   const auto start = std::chrono::steady_clock::now();
   const std::string model = ctx.model.name;
@@ -166,8 +166,7 @@ void api_chat(ServerContext& ctx, const httplib::Request& req, httplib::Response
   ojson kwargs = cr.template_kwargs;
   if (body.contains("think") && body["think"].is_boolean()) kwargs["enable_thinking"] = body["think"].get<bool>();
   const std::string prompt = ctx.model.render_chat(cr.messages, cr.tools, kwargs);
-  const bool split = ctx.model.chat_template.source.find("</think>") != std::string::npos;
-  run_generation(ctx, res, prompt, true, f, split);
+  run_generation(ctx, res, prompt, true, f, ctx.model.reasoning_tags());
 }
 
 void api_generate(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
@@ -193,8 +192,8 @@ void api_generate(ServerContext& ctx, const httplib::Request& req, httplib::Resp
     if (body.contains("think") && body["think"].is_boolean()) kwargs["enable_thinking"] = body["think"].get<bool>();
     prompt = ctx.model.render_chat(messages, nullptr, kwargs);
   }
-  const bool split = !bool_or(body, "raw", false) && ctx.model.chat_template.source.find("</think>") != std::string::npos;
-  run_generation(ctx, res, prompt, false, f, split);
+  // A raw prompt is the client's own: its answer is not split.
+  run_generation(ctx, res, prompt, false, f, bool_or(body, "raw", false) ? std::nullopt : ctx.model.reasoning_tags());
 }
 
 ojson model_details(const ServerContext& ctx) {

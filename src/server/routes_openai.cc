@@ -59,7 +59,8 @@ ojson tool_call_json(const chat::ToolCall& call, int index, bool with_index) {
 
 // What all the choices of one request share while it runs.
 struct ChatChoice {
-  ChatChoice(bool reasoning, bool starts_in_reasoning, chat::ToolCallFormat format, const ojson& tools)
+  ChatChoice(const std::optional<chat::ReasoningTags>& reasoning, bool starts_in_reasoning, chat::ToolCallFormat format,
+             const ojson& tools)
       : output(reasoning, starts_in_reasoning, format, nlohmann::json::parse(tools.dump())) {}
   ChoiceOutput output;
   std::string reasoning, content;
@@ -96,17 +97,17 @@ void chat_completions(ServerContext& ctx, const httplib::Request& req, httplib::
     for (auto& r : requests) r.constraint = forced_tool_call_constraint(ctx.model, cr.tools, cr.tool_name, r.max_tokens);
 
   // Thinking templates write <think>...</think>; some open it in the prompt already.
-  const bool reasoning = ctx.model.chat_template.source.find("</think>") != std::string::npos;
+  std::optional<chat::ReasoningTags> reasoning = ctx.model.reasoning_tags();
   // A constrained answer (JSON, a forced call) is written from its first token: no reasoning in
   // it, even when the template opened <think> (and a "<think>" inside a JSON string is text).
   const bool constrained = !requests.empty() && requests[0].constraint != nullptr;
-  const bool parse_reasoning = reasoning && !constrained;
-  const bool starts_in_reasoning = parse_reasoning && chat::prompt_opens_reasoning(prompt_text);
+  if (constrained) reasoning.reset();
+  const bool starts_in_reasoning = reasoning && chat::prompt_opens_reasoning(prompt_text, *reasoning);
   const chat::ToolCallFormat tool_format = cr.tools.is_null() ? chat::ToolCallFormat::None : ctx.model.tool_format;
   const bool want_logprobs = cr.fields.top_logprobs >= 0;
 
   auto choices = std::make_shared<std::vector<ChatChoice>>();
-  for (int i = 0; i < cr.fields.n; ++i) choices->emplace_back(parse_reasoning, starts_in_reasoning, tool_format, cr.tools);
+  for (int i = 0; i < cr.fields.n; ++i) choices->emplace_back(reasoning, starts_in_reasoning, tool_format, cr.tools);
   auto session = GenerationSession::start(ctx.backend, std::move(requests), &ctx.metrics);
   const std::string id = random_id("chatcmpl-");
   const int64_t created = unix_time();

@@ -17,6 +17,7 @@
 #include "chat/model_template.h"
 #include "chat/tool_call_parser.h"
 #include "server/token_table.h"
+#include "chat/reasoning_parser.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dragon::server {
@@ -38,6 +39,8 @@ struct ServedModel {
   std::string render_chat(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools,
                           const nlohmann::ordered_json& template_kwargs) const;
   std::vector<int32_t> tokenize(const std::string& prompt_text, bool parse_special = true) const;
+  // The markers of the template's reasoning block; none when it writes none.
+  std::optional<chat::ReasoningTags> reasoning_tags() const { return chat::reasoning_tags_of_template(chat_template.source); }
   // Token bytes for JSON-constrained decoding, built on first use.
   std::shared_ptr<const TokenTable> token_table() const;
 

@@ -1,6 +1,9 @@
 // The reasoning parser: <think> blocks split out, whatever the pieces the text arrives in.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -11,8 +14,8 @@ namespace dragon::chat {
 namespace {
 
 ReasoningDelta parse_pieces(const std::vector<std::string>& pieces, bool starts_inside = false,
-                            const std::vector<std::string>& implicit_ends = {}) {
-  ReasoningParser p(starts_inside);
+                            const std::vector<std::string>& implicit_ends = {}, const ReasoningTags& tags = {}) {
+  ReasoningParser p(starts_inside, tags);
   p.set_implicit_ends(implicit_ends);
   ReasoningDelta all;
   for (const auto& piece : pieces) {
@@ -28,18 +31,19 @@ ReasoningDelta parse_pieces(const std::vector<std::string>& pieces, bool starts_
 
 // Every way of cutting `text` in two, and byte by byte, gives the same split as one piece.
 void expect_split(const std::string& text, const std::string& reasoning, const std::string& content,
-                  bool starts_inside = false, const std::vector<std::string>& implicit_ends = {}) {
-  const ReasoningDelta whole = parse_pieces({text}, starts_inside, implicit_ends);
+                  bool starts_inside = false, const std::vector<std::string>& implicit_ends = {},
+                  const ReasoningTags& tags = {}) {
+  const ReasoningDelta whole = parse_pieces({text}, starts_inside, implicit_ends, tags);
   EXPECT_EQ(whole.reasoning, reasoning) << text;
   EXPECT_EQ(whole.content, content) << text;
   for (size_t cut = 0; cut <= text.size(); ++cut) {
-    const ReasoningDelta d = parse_pieces({text.substr(0, cut), text.substr(cut)}, starts_inside, implicit_ends);
+    const ReasoningDelta d = parse_pieces({text.substr(0, cut), text.substr(cut)}, starts_inside, implicit_ends, tags);
     EXPECT_EQ(d.reasoning, reasoning) << "cut at " << cut;
     EXPECT_EQ(d.content, content) << "cut at " << cut;
   }
   std::vector<std::string> bytes;
   for (char c : text) bytes.emplace_back(1, c);
-  const ReasoningDelta d = parse_pieces(bytes, starts_inside, implicit_ends);
+  const ReasoningDelta d = parse_pieces(bytes, starts_inside, implicit_ends, tags);
   EXPECT_EQ(d.reasoning, reasoning) << "byte by byte";
   EXPECT_EQ(d.content, content) << "byte by byte";
 }
@@ -105,6 +109,44 @@ TEST(ReasoningParser, PromptOpensReasoning) {
   EXPECT_FALSE(prompt_opens_reasoning("<|im_start|>assistant\n<think>\n\n</think>\n\n"));
   EXPECT_FALSE(prompt_opens_reasoning("<|im_start|>assistant\n"));
   EXPECT_FALSE(prompt_opens_reasoning("<think>x</think> earlier turn <|im_start|>assistant\n"));
+}
+
+TEST(ReasoningParser, Hy3OpensourceTags) {
+  const ReasoningTags hy3{"<think:opensource>", "</think:opensource>"};
+  expect_split("<think:opensource>\nweigh it\n</think:opensource>\n\nanswer", "weigh it", "answer", false, {}, hy3);
+  // reasoning_effort low/high: the prompt ends with the open tag.
+  expect_split("weigh it</think:opensource>answer", "weigh it", "answer", true, {}, hy3);
+  // Plain <think> is text to Hy3's parser, and Hy3's tags are text to the default one.
+  expect_split("<think>x</think>y", "", "<think>x</think>y", false, {}, hy3);
+  expect_split("<think:opensource>x</think:opensource>y", "", "<think:opensource>x</think:opensource>y");
+  EXPECT_TRUE(prompt_opens_reasoning("<｜hy_Assistant:opensource｜><think:opensource>", hy3));
+  EXPECT_FALSE(prompt_opens_reasoning("<｜hy_Assistant:opensource｜><think:opensource></think:opensource>", hy3));
+  EXPECT_FALSE(prompt_opens_reasoning("<｜hy_Assistant:opensource｜><think:opensource>"));
+}
+
+TEST(ReasoningParser, TagsOfTemplates) {
+  EXPECT_FALSE(reasoning_tags_of_template("{{ messages[0].content }}").has_value());
+  const auto qwen = reasoning_tags_of_template("{{ '<think>\n' + r + '\n</think>\n\n' }}");
+  ASSERT_TRUE(qwen.has_value());
+  EXPECT_EQ(qwen->open, "<think>");
+  EXPECT_EQ(qwen->close, "</think>");
+  // Hy3 builds its markers with format(); a template that only names them literally counts too.
+  const auto hy3 = reasoning_tags_of_template("{%- set HYTK = ':opensource' %}{%- set e = '</think{}>'.format(HYTK) %}");
+  ASSERT_TRUE(hy3.has_value());
+  EXPECT_EQ(hy3->open, "<think:opensource>");
+  EXPECT_EQ(hy3->close, "</think:opensource>");
+  EXPECT_EQ(reasoning_tags_of_template("x</think:opensource>")->close, "</think:opensource>");
+
+  const auto dir = std::filesystem::path(DRAGON_SOURCE_DIR) / "build" / "llama.cpp" / "models" / "templates";
+  const auto read = [&](const char* name) {
+    std::ifstream in(dir / name);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  if (!std::filesystem::exists(dir / "tencent-Hy3.jinja")) GTEST_SKIP() << "no " << dir;
+  EXPECT_EQ(reasoning_tags_of_template(read("tencent-Hy3.jinja"))->open, "<think:opensource>");
+  EXPECT_EQ(reasoning_tags_of_template(read("Qwen-Qwen3-0.6B.jinja"))->open, "<think>");
+  EXPECT_EQ(reasoning_tags_of_template(read("deepseek-ai-DeepSeek-V3.1.jinja"))->open, "<think>");
+  EXPECT_FALSE(reasoning_tags_of_template(read("moonshotai-Kimi-K2.jinja")).has_value());
 }
 
 }  // namespace
