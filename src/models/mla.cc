@@ -68,6 +68,30 @@ Activations gather_latent_rows(const KVSpan& span, const std::vector<int64_t>& p
   return rows;
 }
 
+// log sum_p exp(scale q . row_p) over the first n_pos latent rows of a span (width floats each),
+// in double: the normaliser a sink logit is compared with.
+double latent_logsumexp(const float* q, const KVSpan& span, int64_t n_pos, int64_t width, float scale,
+                        std::vector<double>& scores) {
+  scores.resize(static_cast<size_t>(n_pos));
+  double max_score = -INFINITY;
+  for (int64_t p = 0; p < n_pos; ++p) {
+    const int64_t offset = span.row_offset(p, span.k_stride);
+    double dot = 0.0;
+    if (span.type == CacheType::F32) {
+      const float* k = static_cast<const float*>(span.k) + offset;
+      for (int64_t j = 0; j < width; ++j) dot += static_cast<double>(q[j]) * k[j];
+    } else {
+      const uint16_t* k = static_cast<const uint16_t*>(span.k) + offset;
+      for (int64_t j = 0; j < width; ++j) dot += static_cast<double>(q[j]) * f16_to_f32(k[j]);
+    }
+    scores[p] = dot * scale;
+    max_score = std::max(max_score, scores[p]);
+  }
+  double sum = 0.0;
+  for (int64_t p = 0; p < n_pos; ++p) sum += std::exp(scores[p] - max_score);
+  return max_score + std::log(sum);
+}
+
 }  // namespace
 
 float mla_softmax_scale(const ModelConfig& c) {
@@ -99,6 +123,8 @@ MlaWeights load_mla(const Weights& w, const ModelConfig& c, int64_t il) {
   m.o = load_linear(w, p + "attn_output", c.hidden_size, H * c.v_head_dim, false);
   // The MTP layer (il >= n_layers) attends densely, as llama.cpp's graph_mtp does.
   if (c.is_dsa() && il < c.n_layers) m.indexer = load_dsa_indexer(w, c, il);
+  if (c.attention_sinks) m.sinks = w.f32(p + "attn_sinks.weight", H);
+  if (c.attention_output_gate) m.gate = load_linear(w, p + "attn_gate", H * c.v_head_dim, c.hidden_size, false);
   return m;
 }
 
@@ -117,6 +143,16 @@ Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, con
   const Activations q = w.q.weight ? linear(x, w.q, pool) : linear(qr, w.q_b, pool);
   const bool sparse = w.indexer.present();
   if (sparse && !cache.has_indexer_keys()) fail("DSA attention needs a cache with indexer keys");
+  const bool sinks = !w.sinks.empty();
+  if (sparse && sinks) fail("MLA with attention sinks and DSA together is not supported");
+  // o_proj of the attention, after Hy4's sigmoid output gate when the model has one.
+  auto project_out = [&](Activations& attn) {
+    if (w.gate.weight) {
+      const Activations g = linear(x, w.gate, pool);
+      for (size_t i = 0; i < attn.data.size(); ++i) attn.data[i] *= 1.0f / (1.0f + std::exp(-g.data[i]));
+    }
+    return linear(attn, w.o, pool);
+  };
 
   // The cache rows: [RMSNorm(latent) | RoPE(k_pe)] (k_pe as it is when c_.mla_nope), then on DSA
   // models the indexer key (zero on the MTP layer, which has no indexer).
@@ -148,7 +184,7 @@ Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, con
   for (const auto& [seq, tokens] : by_seq) {
     int64_t first = batch.positions[tokens.front()];
     for (int64_t t : tokens) first = std::min(first, batch.positions[t]);
-    if (sparse || mla_form_for(c_, static_cast<int64_t>(tokens.size()), first) == MlaForm::Absorbed) {
+    if (sparse || sinks || mla_form_for(c_, static_cast<int64_t>(tokens.size()), first) == MlaForm::Absorbed) {
       absorbed.insert(absorbed.end(), tokens.begin(), tokens.end());
       continue;
     }
@@ -159,7 +195,7 @@ Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, con
     }
     mla_attend_decompressed(c_, w, q_rot, batch, tokens, cache, layer, scale_, attn, pool);
   }
-  if (absorbed.empty()) return linear(attn, w.o, pool);
+  if (absorbed.empty()) return project_out(attn);
   const int64_t m = static_cast<int64_t>(absorbed.size());
 
   // Absorbed queries, per head [q_nope W_UK_h (kv_lora) | RoPE(q_pe) (rope)], row i = token absorbed[i].
@@ -183,11 +219,18 @@ Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, con
   for (int64_t i = 0; i < m; ++i) (sparse && !selected[absorbed[i]].empty() ? sparse_rows : dense).push_back(i);
   pool.parallel_for(static_cast<int64_t>(dense.size()) * H, [&](int64_t begin, int64_t end) {
     std::vector<float> scores;
+    std::vector<double> sink_scores;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t i = dense[item / H], h = item % H, t = absorbed[i];
       const KVSpan span = cache.latent_span(layer, batch.seq_ids[t]);
-      attend_head(q_abs.row(i) + h * width, span, batch.positions[t] + 1, width, lora, scale_,
-                  o_lat.row(i) + h * lora, scores);
+      float* out = o_lat.row(i) + h * lora;
+      attend_head(q_abs.row(i) + h * width, span, batch.positions[t] + 1, width, lora, scale_, out, scores);
+      if (sinks) {
+        const double lse =
+            latent_logsumexp(q_abs.row(i) + h * width, span, batch.positions[t] + 1, width, scale_, sink_scores);
+        const float keep = static_cast<float>(1.0 / (1.0 + std::exp(static_cast<double>(w.sinks[h]) - lse)));
+        for (int64_t j = 0; j < lora; ++j) out[j] *= keep;
+      }
     }
   });
   // DSA: the selected rows of a token gathered once, then all its heads attend over them.
@@ -211,7 +254,7 @@ Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, con
       for (int64_t i = 0; i < m; ++i) std::copy_n(out_h.row(i), vd, attn.row(absorbed[i]) + h * vd);
     }
   });
-  return linear(attn, w.o, pool);
+  return project_out(attn);
 }
 
 }  // namespace dragon::blocks

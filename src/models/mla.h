@@ -15,6 +15,9 @@
 //   it like MQA with key width kv_lora_rank + qk_rope_head_dim and value width kv_lora_rank.
 //   softmax scale = mscale^2 / sqrt(qk_nope + qk_rope), mscale = 0.1 mscale_all_dim ln(factor) + 1
 //   under YaRN (1 otherwise); the rope's cos/sin carry YaRN's mscale / mscale_all_dim ratio.
+//   Hy4 (attention sinks): head h's softmax also counts exp(sink_h), which only shrinks the
+//   weights: out_h = sigmoid(lse_h - sink_h) * (the sink-free out_h), lse_h = log sum_p exp(score_h(p)),
+//   applied to the latent sum before W_UV_h (linear, so the same); such models always run absorbed.
 //   DeepSeek-V3.2 (DSA, models/dsa_indexer.h): the sum over p runs only over the positions the
 //   lightning indexer selects for the query (its index_topk best; all of them while the sequence
 //   is no longer than that), computed in the absorbed form for every token.
@@ -53,6 +56,10 @@ struct MlaWeights {
   std::vector<TensorView> k_b, v_b;    // per-head [kv_lora, nope] and [v, kv_lora] views
   Linear o;
   DsaIndexerWeights indexer;           // DeepSeek-V3.2's lightning indexer (absent: dense attention)
+  // Hy4's gated MLA: one sink logit per head joins each softmax (scaled-score units, no value),
+  // and the attention output is multiplied by sigmoid(x W_gate) before o_proj. Empty: neither.
+  std::vector<float> sinks;            // attn_sinks [H]
+  Linear gate;                         // attn_gate [H*v, hidden]
 };
 
 MlaWeights load_mla(const Weights& w, const ModelConfig& c, int64_t il);

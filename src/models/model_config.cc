@@ -78,6 +78,12 @@ nlohmann::json config_to_json(const ModelConfig& c) {
     };
   }
   if (c.n_nextn_layers > 0) j["n_nextn_layers"] = c.n_nextn_layers;
+  if (c.hc_mult > 0) {
+    j["hyper_connections"] = {{"hc_mult", c.hc_mult}, {"hc_eps", c.hc_eps}, {"hc_magnitude", c.hc_magnitude}};
+  }
+  if (c.attention_sinks) j["attention_sinks"] = true;
+  if (c.attention_output_gate) j["attention_output_gate"] = true;
+  if (c.swiglu_limit > 0.0) j["swiglu_limit"] = c.swiglu_limit;
   if (c.is_dsa()) {
     j["sparse_attention"] = {
         {"index_n_heads", c.index_n_heads},
@@ -158,6 +164,11 @@ void validate_config(const ModelConfig& c) {
     check_range("qk_rope_head_dim", c.qk_rope_head_dim, 2, arch::kMaxHeadDim);
   }
   check_range("n_nextn_layers", c.n_nextn_layers, 0, arch::kMaxLayers);
+  check_range("hc_mult", c.hc_mult, 0, 64);
+  if (c.hc_mult > 0 && !(c.hc_eps >= 0.0 && c.hc_eps < 1.0)) fail("config hc_eps: {} is not in [0, 1)", c.hc_eps);
+  if (c.hc_mult > 0 && !(c.hc_magnitude > 0.0 && c.hc_magnitude < 1e3))
+    fail("config hc_magnitude: {} is not in (0, 1000)", c.hc_magnitude);
+  if (!(c.swiglu_limit >= 0.0 && c.swiglu_limit < 1e9)) fail("config swiglu_limit: {} is not in [0, 1e9)", c.swiglu_limit);
   if (c.is_dsa()) {
     if (!c.is_mla()) fail("config index_topk: sparse attention (DSA) needs MLA (kv_lora_rank)");
     check_range("index_n_heads", c.index_n_heads, 1, arch::kMaxHeads);

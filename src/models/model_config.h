@@ -75,6 +75,18 @@ struct ModelConfig {
 
   int64_t n_nextn_layers = 0;      // MTP layers appended after the main stack
 
+  // Hunyuan Hy4 (models/hyper_connections.h, models/mla.h): hc_mult parallel residual streams
+  // (independent hyper-connections; 0 = the plain residual), the sigmoid gates' epsilon and the
+  // post-distribute gates' magnitude; MLA with one learnable sink logit per head and a sigmoid
+  // gate on the attention output before o_proj; the routed experts' SwiGLU clamped at
+  // swiglu_limit (silu(min(gate, l)) * clamp(up, -l, l); 0 = no clamp; shared experts never).
+  int64_t hc_mult = 0;
+  double hc_eps = 1e-6;
+  double hc_magnitude = 1.0;
+  bool attention_sinks = false;
+  bool attention_output_gate = false;
+  double swiglu_limit = 0.0;
+
   // DeepSeek Sparse Attention (DeepSeek-V3.2, models/dsa_indexer.h): a lightning indexer of
   // index_n_heads heads of index_head_dim scores the cached positions, and each query attends
   // only to the index_topk best of them. 0 = dense attention.

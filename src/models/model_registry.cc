@@ -29,6 +29,7 @@ const std::map<std::string, Builder>& builders() {
       {"hunyuan-moe", build_hunyuan_moe},
       {"kimi-linear", build_kimi_linear},
       {"hy_v3", build_hy_v3},
+      {"hy_v4", build_hy_v4},
       {"llama", build_llama},
       {"minimax-01", build_minimax01},
       {"minimax-m2", build_minimax_m2},

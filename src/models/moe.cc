@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/matmul.h"
@@ -136,7 +137,13 @@ Activations moe_ffn(const Activations& x, const MoeWeights& m, const ModelConfig
     Activations gate, up;
     matmul(xe, expert_slice(*m.gate_exps, e), gate, matmul_pool);
     matmul(xe, expert_slice(*m.up_exps, e), up, matmul_pool);
-    for (size_t i = 0; i < gate.data.size(); ++i) gate.data[i] = silu(gate.data[i]) * up.data[i];
+    if (c.swiglu_limit > 0.0) {  // Hy4: the routed experts' SwiGLU clamped (the shared expert is not)
+      const float l = static_cast<float>(c.swiglu_limit);
+      for (size_t i = 0; i < gate.data.size(); ++i)
+        gate.data[i] = silu(std::min(gate.data[i], l)) * std::clamp(up.data[i], -l, l);
+    } else {
+      for (size_t i = 0; i < gate.data.size(); ++i) gate.data[i] = silu(gate.data[i]) * up.data[i];
+    }
     matmul(gate, expert_slice(*m.down_exps, e), outputs[a], matmul_pool);
   };
   if (static_cast<int64_t>(active.size()) >= 2 * pool.size()) {

@@ -779,6 +779,59 @@ std::vector<Preset> moe_presets() {
 }
 )",
              ""},
+      // config.json of tencent/Hy4-preview, RECONSTRUCTED: neither the release's file nor an HYV4
+      // converter is in reach here. What public sources state is kept (78 layers, the first dense,
+      // 256 routed experts top-8 + 1 shared, sigmoid routing with a correction bias, MLA, iHC,
+      // gated MLA with learnable sinks, 1M context, one MTP layer, the Hy vocab); the sizes are
+      // DeepSeek-V3-like guesses that land near the stated 770B total / 49B active, and the key
+      // names are DeepSeek-V3's plus hc_mult / hc_eps / hc_magnitude / swiglu_limit. The release
+      // runs DSA (index_topk, indexer_types); dragon's hy_v4 does not yet, so it is left out here.
+      Preset{"hy4-preview", "tencent/Hy4-preview", "gguf:deepseek-llm", R"({
+  "architectures": [
+    "HYV4ForCausalLM"
+  ],
+  "model_type": "hy_v4",
+  "attention_bias": false,
+  "bos_token_id": 120000,
+  "eos_token_id": 120025,
+  "pad_token_id": 120002,
+  "first_k_dense_replace": 1,
+  "hc_eps": 1e-06,
+  "hc_magnitude": 2.0,
+  "hc_mult": 4,
+  "hidden_act": "silu",
+  "hidden_size": 6144,
+  "intermediate_size": 18432,
+  "kv_lora_rank": 512,
+  "max_position_embeddings": 1048576,
+  "moe_intermediate_size": 2048,
+  "n_group": 1,
+  "n_routed_experts": 256,
+  "n_shared_experts": 1,
+  "norm_topk_prob": true,
+  "num_attention_heads": 96,
+  "num_experts_per_tok": 8,
+  "num_hidden_layers": 78,
+  "num_key_value_heads": 96,
+  "num_nextn_predict_layers": 1,
+  "q_lora_rank": 1536,
+  "qk_nope_head_dim": 128,
+  "qk_rope_head_dim": 64,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 10000000.0,
+  "routed_scaling_factor": 2.5,
+  "scoring_func": "sigmoid",
+  "swiglu_limit": 10.0,
+  "tie_word_embeddings": false,
+  "topk_group": 1,
+  "topk_method": "noaux_tc",
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "v_head_dim": 128,
+  "vocab_size": 120832
+}
+)",
+             ""},
   };
 }
 

@@ -563,6 +563,12 @@ const std::vector<RoundTrip>& round_trips() {
        {"hidden_size=32", "num_attention_heads=4", "num_key_value_heads=2", "head_dim=8", "intermediate_size=64",
         "moe_intermediate_size=16", "num_experts=8", "num_experts_per_tok=2"},
        {}},
+      // Hy4: the hyper-connection count / epsilon / magnitude and the routed SwiGLU clamp survive.
+      {"hy4-preview",
+       {"hidden_size=32", "num_attention_heads=4", "num_key_value_heads=4", "intermediate_size=64",
+        "moe_intermediate_size=16", "n_routed_experts=8", "num_experts_per_tok=2", "q_lora_rank=24",
+        "kv_lora_rank=16", "qk_nope_head_dim=8", "qk_rope_head_dim=4", "v_head_dim=8"},
+       {"n_nextn_layers"}},  // the MTP layer is dropped, as DeepSeek-V3's
   };
   return cases;
 }

@@ -25,4 +25,5 @@ ARCHITECTURES = {
     "MiniMaxText01ForCausalLM": "minimax01",
     "MiniMaxM1ForCausalLM": "minimax01",
     "HYV3ForCausalLM": "hy_v3",
+    "HYV4ForCausalLM": "hy_v4",
 }
