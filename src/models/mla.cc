@@ -68,6 +68,16 @@ Activations gather_latent_rows(const KVSpan& span, const std::vector<int64_t>& p
   return rows;
 }
 
+// o_proj of the heads' outputs, after Kimi-K3's sigmoid output gate (read from the attention
+// input x) when the layer has one.
+Activations output_projection(const Activations& x, Activations& attn, const MlaWeights& w, ThreadPool& pool) {
+  if (w.gate.weight) {
+    const Activations g = linear(x, w.gate, pool);
+    for (size_t i = 0; i < attn.data.size(); ++i) attn.data[i] *= 1.0f / (1.0f + std::exp(-g.data[i]));
+  }
+  return linear(attn, w.o, pool);
+}
+
 }  // namespace
 
 float mla_softmax_scale(const ModelConfig& c) {
@@ -97,6 +107,7 @@ MlaWeights load_mla(const Weights& w, const ModelConfig& c, int64_t il) {
   m.k_b = head_slices(w, p + "attn_k_b.weight", {H, c.kv_lora_rank, c.qk_nope_head_dim});
   m.v_b = head_slices(w, p + "attn_v_b.weight", {H, c.v_head_dim, c.kv_lora_rank});
   m.o = load_linear(w, p + "attn_output", c.hidden_size, H * c.v_head_dim, false);
+  if (c.mla_output_gate) m.gate = load_linear(w, p + "attn_gate", H * c.v_head_dim, c.hidden_size, false);
   // The MTP layer (il >= n_layers) attends densely, as llama.cpp's graph_mtp does.
   if (c.is_dsa() && il < c.n_layers) m.indexer = load_dsa_indexer(w, c, il);
   return m;
@@ -159,7 +170,7 @@ Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, con
     }
     mla_attend_decompressed(c_, w, q_rot, batch, tokens, cache, layer, scale_, attn, pool);
   }
-  if (absorbed.empty()) return linear(attn, w.o, pool);
+  if (absorbed.empty()) return output_projection(x, attn, w, pool);
   const int64_t m = static_cast<int64_t>(absorbed.size());
 
   // Absorbed queries, per head [q_nope W_UK_h (kv_lora) | RoPE(q_pe) (rope)], row i = token absorbed[i].
@@ -211,7 +222,7 @@ Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, con
       for (int64_t i = 0; i < m; ++i) std::copy_n(out_h.row(i), vd, attn.row(absorbed[i]) + h * vd);
     }
   });
-  return linear(attn, w.o, pool);
+  return output_projection(x, attn, w, pool);
 }
 
 }  // namespace dragon::blocks

@@ -52,6 +52,8 @@ struct MlaWeights {
   std::vector<float> kv_a_norm;
   std::vector<TensorView> k_b, v_b;    // per-head [kv_lora, nope] and [v, kv_lora] views
   Linear o;
+  Linear gate;                         // attn_gate [H*v, hidden]: Kimi-K3's output gate (absent: none),
+                                       // attn *= sigmoid(x Wg) before o_proj
   DsaIndexerWeights indexer;           // DeepSeek-V3.2's lightning indexer (absent: dense attention)
 };
 
