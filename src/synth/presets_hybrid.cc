@@ -141,7 +141,9 @@ std::vector<Preset> hybrid_presets() {
       // of 128, conv 4, full-rank gate, gate_lower_bound -5; MLA q_lora 1536, kv_lora 512, nope
       // 128 / rope 64 unrotated / v 128, output gate; 896 experts top-16 of width 3072 in a 3584
       // latent + 2 shared; SiTU beta 4 / linear beta 25; attention residual blocks of 12). The
-      // vision tower's config is left out (dragon runs the text model only). Special token ids as
+      // vision tower's config is left out (dragon runs the text model only). head_dim 74 is
+      // hidden // heads, which KimiK3TextConfig stores when the key is absent (as Kimi Linear's 72;
+      // unused by the MLA and KDA layers, whose widths have their own keys). Special token ids as
       // Kimi Linear's (the same TikToken vocabulary); the real tokenizer is Kimi's tiktoken one:
       // DeepSeek-V3's stands in, padded, as for kimi-k2.
       Preset{"kimi-k3", "moonshotai/Kimi-K3", "deepseek-v3", R"({
@@ -158,6 +160,7 @@ std::vector<Preset> hybrid_presets() {
     "bos_token_id": 163584,
     "eos_token_id": 163586,
     "first_k_dense_replace": 1,
+    "head_dim": 74,
     "hidden_act": "situ",
     "hidden_size": 7168,
     "initializer_range": 0.02,
