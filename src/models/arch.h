@@ -99,6 +99,7 @@ ArchSpec make_ernie4_5_moe_arch();
 ArchSpec make_hunyuan_moe_arch();
 ArchSpec make_qwen3next_arch();     // Qwen3-Next: Gated DeltaNet + gated attention, MoE
 ArchSpec make_kimi_linear_arch();   // Kimi Linear: Kimi Delta Attention + MLA without rope, MoE
+ArchSpec make_kimi_k3_arch();       // Kimi-K3: Kimi Linear + attention residuals, latent MoE, SiTU
 ArchSpec make_qwen35_arch();        // Qwen3.5 dense (multimodal checkpoints: the text model)
 ArchSpec make_qwen35moe_arch();     // Qwen3.5-MoE
 ArchSpec make_minimax01_arch();     // MiniMax-Text-01 / M1: lightning + softmax attention, MoE

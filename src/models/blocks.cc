@@ -191,6 +191,35 @@ Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& po
   return linear(gate, f.down, pool);
 }
 
+GluActivation GluActivation::of(const ModelConfig& c) {
+  return GluActivation{static_cast<float>(c.situ_beta), static_cast<float>(c.situ_linear_beta)};
+}
+
+void GluActivation::apply(float* gate, const float* up, size_t n) const {
+  if (swiglu_limit > 0) {
+    const float l = swiglu_limit;
+    for (size_t i = 0; i < n; ++i) gate[i] = silu(std::min(gate[i], l)) * std::clamp(up[i], -l, l);
+    return;
+  }
+  if (situ_beta <= 0) {
+    for (size_t i = 0; i < n; ++i) gate[i] = silu(gate[i]) * up[i];
+    return;
+  }
+  const float b = situ_beta, lb = situ_linear_beta;
+  for (size_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    const float u = lb > 0 ? lb * std::tanh(up[i] / lb) : up[i];
+    gate[i] = b * std::tanh(g / b) / (1.0f + std::exp(-g)) * u;  // beta tanh(g / beta) sigmoid(g) * u
+  }
+}
+
+Activations glu_ffn(const Activations& x, const FfnWeights& f, const GluActivation& act, ThreadPool& pool) {
+  Activations gate, up;
+  linears(x, {{f.gate, gate}, {f.up, up}}, pool);
+  act.apply(gate.data.data(), up.data.data(), gate.data.size());
+  return linear(gate, f.down, pool);
+}
+
 Activations swiglu_fused(const Activations& gate_up) {
   if (gate_up.cols % 2 != 0) fail("fused gate/up projection of odd width {}", gate_up.cols);
   const int64_t ff = gate_up.cols / 2;

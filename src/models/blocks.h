@@ -81,6 +81,21 @@ Activations cached_attention(const Activations& q, const Activations& k, const A
 
 // down(silu(gate(x)) * up(x))
 Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& pool);
+
+// The gated activation act(gate) * up of an FFN: SwiGLU's silu(gate) * up unless situ_beta > 0,
+// then Kimi-K3's SiTU (config.situ_beta / situ_linear_beta):
+//   situ(g, u) = beta tanh(g / beta) sigmoid(g) * lb tanh(u / lb)   (lb <= 0: u unchanged)
+// or, with swiglu_limit l > 0 (Hy4's routed experts), silu(min(g, l)) * clamp(u, -l, l).
+struct GluActivation {
+  float situ_beta = 0.0f, situ_linear_beta = 0.0f;
+  float swiglu_limit = 0.0f;
+  static GluActivation of(const ModelConfig& c);
+  // gate[i] = act(gate[i]) * up[i] for i < n.
+  void apply(float* gate, const float* up, size_t n) const;
+};
+
+// down(act(gate(x), up(x))): swiglu_ffn with the family's gated activation.
+Activations glu_ffn(const Activations& x, const FfnWeights& f, const GluActivation& act, ThreadPool& pool);
 // silu(gate) * up for a fused [n, 2 * ff] projection whose first half is the gate (GLM's
 // gate_up_proj, llama.cpp's fused ffn_up) -> [n, ff].
 Activations swiglu_fused(const Activations& gate_up);

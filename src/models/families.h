@@ -22,6 +22,7 @@ std::unique_ptr<Model> build_minimax_m2(OpenedModel opened);
 std::unique_ptr<Model> build_hunyuan_moe(OpenedModel opened);
 std::unique_ptr<Model> build_qwen3next(OpenedModel opened);  // Gated DeltaNet hybrid + MoE
 std::unique_ptr<Model> build_kimi_linear(OpenedModel opened);  // KDA + MLA (NoPE) hybrid + MoE
+std::unique_ptr<Model> build_kimi_k3(OpenedModel opened);      // + attention residuals, latent MoE, SiTU
 std::unique_ptr<Model> build_qwen35(OpenedModel opened);     // qwen35 / qwen35moe: Qwen3.5 dense and MoE
 std::unique_ptr<Model> build_minimax01(OpenedModel opened);  // lightning attention hybrid + MoE
 std::unique_ptr<Model> build_deepseek2(OpenedModel opened);  // MLA + DeepSeekMoE (V2, V3, Kimi K2; V3.2 with DSA)

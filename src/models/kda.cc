@@ -29,8 +29,12 @@ KdaWeights load_kda(const Weights& w, const ModelConfig& c, int64_t il) {
   k.beta = load_linear(w, p + "ssm_beta", H, c.hidden_size, false);
   k.a = w.f32(p + "ssm_a", H);
   k.dt_bias = w.f32(p + "ssm_dt.bias", inner);
-  k.g_a = load_linear(w, p + "ssm_g_a", d, c.hidden_size, false);
-  k.g_b = load_linear(w, p + "ssm_g_b", inner, d, false);
+  if (c.kda_full_rank_gate) {
+    k.g = load_linear(w, p + "ssm_g", inner, c.hidden_size, false);
+  } else {
+    k.g_a = load_linear(w, p + "ssm_g_a", d, c.hidden_size, false);
+    k.g_b = load_linear(w, p + "ssm_g_b", inner, d, false);
+  }
   k.norm = w.f32(p + "ssm_norm.weight", d);
   k.out = load_linear(w, p + "attn_output", c.hidden_size, inner, false);
   return k;
@@ -42,6 +46,7 @@ Activations kda_forward(const Activations& x, const KdaWeights& w, const Batch& 
   const int64_t K = c.linear_conv_kernel;
   const float eps = static_cast<float>(c.norm_eps);
   const float q_scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const float lower_bound = static_cast<float>(c.kda_gate_lower_bound);  // < 0: Kimi-K3's bounded decay
 
   // 1. [q | k | v] through their convs (one conv over the concatenated channels).
   const Activations q = linear(x, w.q, pool), k = linear(x, w.k, pool), v = linear(x, w.v, pool);
@@ -64,7 +69,10 @@ Activations kda_forward(const Activations& x, const KdaWeights& w, const Batch& 
       l2_normalize(row + h * d, d);
       l2_normalize(row + inner + h * d, d);
       for (int64_t i = 0; i < d; ++i) row[h * d + i] *= q_scale;
-      for (int64_t i = 0; i < d; ++i) gt[h * d + i] = w.a[h] * softplus(gt[h * d + i] + w.dt_bias[h * d + i]);
+      for (int64_t i = 0; i < d; ++i) {
+        const float f = gt[h * d + i] + w.dt_bias[h * d + i];
+        gt[h * d + i] = lower_bound < 0 ? lower_bound * sigmoid(-w.a[h] * f) : w.a[h] * softplus(f);
+      }
       beta[t * H + h] = sigmoid(b.row(t)[h]);
     }
   }
@@ -82,7 +90,7 @@ Activations kda_forward(const Activations& x, const KdaWeights& w, const Batch& 
   delta_rule(in, batch, cache, il, o, pool);
 
   // 4. Gated RMSNorm per head with a sigmoid gate, then the output projection.
-  const Activations gate = linear(linear(x, w.g_a, pool), w.g_b, pool);
+  const Activations gate = w.g.weight ? linear(x, w.g, pool) : linear(linear(x, w.g_a, pool), w.g_b, pool);
   for (int64_t t = 0; t < n; ++t)
     for (int64_t h = 0; h < H; ++h) {
       float* oh = o.row(t) + h * d;

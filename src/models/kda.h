@@ -6,11 +6,13 @@
 //   q, k, v = silu(causal depthwise conv1d)    a conv each (ssm_conv1d_q/k/v, kernel K)
 //   q, k    = l2norm per head;  q /= sqrt(d)
 //   g       = ssm_a[h] * softplus(f_b(f_a(x)) + dt_bias)   PER CHANNEL [H, d]  (ssm_a = -exp(A_log))
+//             Kimi-K3 (config.kda_gate_lower_bound = lb < 0):  g = lb * sigmoid(-ssm_a[h] (f + dt_bias))
 //   beta    = sigmoid(x Wbeta)                 per head (ssm_beta [H, hidden])
 //   per head, with state S [d x d]: S = diag(exp(g)) S;  delta = beta (v - S^T k);  S += k delta^T;
 //                                    o = S^T q          (models/delta_rule.h, g_dim = d)
 //   y       = attn_output( RMSNorm(o) * w_norm * sigmoid(g_b(g_a(x))) )   per head (ssm_norm [d];
-//             the gate goes through a rank-d bottleneck: ssm_g_a [d, hidden], ssm_g_b [H d, d])
+//             the gate goes through a rank-d bottleneck: ssm_g_a [d, hidden], ssm_g_b [H d, d];
+//             Kimi-K3, config.kda_full_rank_gate: one ssm_g [H d, hidden])
 //
 // The state a sequence carries (KVCache::recurrent_state): the last K-1 rows of [q | k | v]
 // before the convs (oldest first), then the H matrices S. The config describes it with the
@@ -29,6 +31,7 @@ namespace dragon::blocks {
 
 struct KdaWeights {
   Linear q, k, v, f_a, f_b, beta, g_a, g_b, out;
+  Linear g;                    // full-rank output gate (Kimi-K3) instead of g_b(g_a(x))
   std::vector<float> conv;     // [3 H d, K] taps of the q, k and v convs, oldest input first
   std::vector<float> dt_bias;  // [H d]
   std::vector<float> a;        // [H] ssm_a = -exp(A_log)

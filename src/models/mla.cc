@@ -92,6 +92,16 @@ double latent_logsumexp(const float* q, const KVSpan& span, int64_t n_pos, int64
   return max_score + std::log(sum);
 }
 
+// o_proj of the heads' outputs, after Kimi-K3's and Hy4's sigmoid output gate (read from the attention
+// input x) when the layer has one.
+Activations output_projection(const Activations& x, Activations& attn, const MlaWeights& w, ThreadPool& pool) {
+  if (w.gate.weight) {
+    const Activations g = linear(x, w.gate, pool);
+    for (size_t i = 0; i < attn.data.size(); ++i) attn.data[i] *= 1.0f / (1.0f + std::exp(-g.data[i]));
+  }
+  return linear(attn, w.o, pool);
+}
+
 }  // namespace
 
 float mla_softmax_scale(const ModelConfig& c) {
@@ -124,7 +134,8 @@ MlaWeights load_mla(const Weights& w, const ModelConfig& c, int64_t il) {
   // The MTP layer (il >= n_layers) attends densely, as llama.cpp's graph_mtp does.
   if (c.is_dsa() && il < c.n_layers) m.indexer = load_dsa_indexer(w, c, il);
   if (c.attention_sinks) m.sinks = w.f32(p + "attn_sinks.weight", H);
-  if (c.attention_output_gate) m.gate = load_linear(w, p + "attn_gate", H * c.v_head_dim, c.hidden_size, false);
+  if (c.mla_output_gate || c.attention_output_gate)  // Kimi-K3, Hy4
+    m.gate = load_linear(w, p + "attn_gate", H * c.v_head_dim, c.hidden_size, false);
   return m;
 }
 
@@ -145,14 +156,6 @@ Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, con
   if (sparse && !cache.has_indexer_keys()) fail("DSA attention needs a cache with indexer keys");
   const bool sinks = !w.sinks.empty();
   if (sparse && sinks) fail("MLA with attention sinks and DSA together is not supported");
-  // o_proj of the attention, after Hy4's sigmoid output gate when the model has one.
-  auto project_out = [&](Activations& attn) {
-    if (w.gate.weight) {
-      const Activations g = linear(x, w.gate, pool);
-      for (size_t i = 0; i < attn.data.size(); ++i) attn.data[i] *= 1.0f / (1.0f + std::exp(-g.data[i]));
-    }
-    return linear(attn, w.o, pool);
-  };
 
   // The cache rows: [RMSNorm(latent) | RoPE(k_pe)] (k_pe as it is when c_.mla_nope), then on DSA
   // models the indexer key (zero on the MTP layer, which has no indexer).
@@ -195,7 +198,7 @@ Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, con
     }
     mla_attend_decompressed(c_, w, q_rot, batch, tokens, cache, layer, scale_, attn, pool);
   }
-  if (absorbed.empty()) return project_out(attn);
+  if (absorbed.empty()) return output_projection(x, attn, w, pool);
   const int64_t m = static_cast<int64_t>(absorbed.size());
 
   // Absorbed queries, per head [q_nope W_UK_h (kv_lora) | RoPE(q_pe) (rope)], row i = token absorbed[i].
@@ -254,7 +257,7 @@ Activations MlaAttention::forward(const Activations& x, const MlaWeights& w, con
       for (int64_t i = 0; i < m; ++i) std::copy_n(out_h.row(i), vd, attn.row(absorbed[i]) + h * vd);
     }
   });
-  return project_out(attn);
+  return output_projection(x, attn, w, pool);
 }
 
 }  // namespace dragon::blocks

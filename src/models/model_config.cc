@@ -104,6 +104,15 @@ nlohmann::json config_to_json(const ModelConfig& c) {
         {"state_floats_per_layer", c.recurrent_state_floats()},
     };
   }
+  if (c.attn_res_block_size > 0 || c.situ_beta > 0 || c.expert_latent_size > 0 || c.kda_full_rank_gate ||
+      c.mla_output_gate || c.kda_gate_lower_bound != 0) {
+    j["kimi_k3"] = {
+        {"attn_res_block_size", c.attn_res_block_size}, {"situ_beta", c.situ_beta},
+        {"situ_linear_beta", c.situ_linear_beta},       {"expert_latent_size", c.expert_latent_size},
+        {"kda_full_rank_gate", c.kda_full_rank_gate},   {"kda_gate_lower_bound", c.kda_gate_lower_bound},
+        {"mla_output_gate", c.mla_output_gate},
+    };
+  }
   if (c.residual_from_norm || c.residual_alpha_linear != 1.0 || c.residual_alpha_full != 1.0 ||
       c.residual_alpha_mlp != 1.0 || c.residual_beta_linear != 1.0 || c.residual_beta_full != 1.0 ||
       c.residual_beta_mlp != 1.0) {
@@ -189,6 +198,13 @@ void validate_config(const ModelConfig& c) {
     check_range("linear_value_head_dim", c.linear_v_head_dim, 1, arch::kMaxHeadDim);
     check_range("linear_conv_kernel_dim", c.linear_conv_kernel, 1, 64);
   }
+  check_range("expert_latent_size (routed_expert_hidden_size)", c.expert_latent_size, 0, arch::kMaxHidden);
+  check_range("attn_res_block_size", c.attn_res_block_size, 0, arch::kMaxLayers);
+  if (!(c.situ_beta >= 0 && c.situ_beta < 1e6) || !(c.situ_linear_beta >= 0 && c.situ_linear_beta < 1e6))
+    fail("config activation_situ_beta / activation_situ_linear_beta: {} / {} (expected >= 0)", c.situ_beta,
+         c.situ_linear_beta);
+  if (!(c.kda_gate_lower_bound <= 0 && c.kda_gate_lower_bound > -1e6))
+    fail("config linear_attn_config.gate_lower_bound: {} (expected a negative number)", c.kda_gate_lower_bound);
 }
 
 }  // namespace dragon

@@ -114,6 +114,23 @@ struct ModelConfig {
   // MLA whose decoupled qk_rope dims are never rotated (Kimi Linear's mla_use_nope).
   bool mla_nope = false;
 
+  // Kimi-K3 (models/kimi_k3.cc) on top of Kimi Linear's fields:
+  //  - KDA: a full-rank output gate (one [H d, hidden] g_proj instead of g_a/g_b) and a bounded
+  //    decay  g = lower_bound * sigmoid(exp(A_log) (f + dt_bias))  when kda_gate_lower_bound < 0
+  //    (0 = Kimi Linear's  -exp(A_log) softplus(f + dt_bias));
+  //  - MLA: a sigmoid output gate sigmoid(x Wg) on the attention output before o_proj;
+  //  - latent MoE: the routed experts run at expert_latent_size (0 = hidden_size), between a
+  //    down projection, an RMSNorm and an up projection;
+  //  - SiTU instead of SwiGLU in every FFN when situ_beta > 0:
+  //      situ(g, u) = beta tanh(g / beta) sigmoid(g) * lb tanh(u / lb)   (lb <= 0: u unchanged);
+  //  - block attention residuals every attn_res_block_size layers (0 = the plain residual).
+  bool kda_full_rank_gate = false;
+  double kda_gate_lower_bound = 0.0;
+  bool mla_output_gate = false;
+  int64_t expert_latent_size = 0;
+  double situ_beta = 0.0, situ_linear_beta = 0.0;
+  int64_t attn_res_block_size = 0;
+
   // DeepNorm-style residual scaling (MiniMax-01 / M1): after each sublayer
   //   h = alpha * r + beta * sublayer(norm(h)),  r = norm(h) if residual_from_norm ("postnorm") else h.
   // The defaults (1, 1, false) are the plain pre-norm residual.

@@ -28,6 +28,7 @@ const std::map<std::string, Builder>& builders() {
       {"glm4moe", build_glm4moe},
       {"hunyuan-moe", build_hunyuan_moe},
       {"kimi-linear", build_kimi_linear},
+      {"kimi-k3", build_kimi_k3},
       {"hy_v3", build_hy_v3},
       {"hy_v4", build_hy_v4},
       {"llama", build_llama},

@@ -91,9 +91,14 @@ MoeWeights load_moe(const Weights& w, const ModelConfig& c, int64_t il) {
       m.score_bias = w.f32(p + name, n);
       break;
     }
-  m.gate_exps = &stacked_experts(w, p + "ffn_gate_exps.weight", n, ff, hidden);
-  m.up_exps = &stacked_experts(w, p + "ffn_up_exps.weight", n, ff, hidden);
-  m.down_exps = &stacked_experts(w, p + "ffn_down_exps.weight", n, hidden, ff);
+  // The routed experts' width: Kimi-K3's latent MoE runs them at expert_latent_size.
+  const int64_t ew = c.expert_latent_size > 0 ? c.expert_latent_size : hidden;
+  m.gate_exps = &stacked_experts(w, p + "ffn_gate_exps.weight", n, ff, ew);
+  m.up_exps = &stacked_experts(w, p + "ffn_up_exps.weight", n, ff, ew);
+  m.down_exps = &stacked_experts(w, p + "ffn_down_exps.weight", n, ew, ff);
+  m.act = GluActivation::of(c);
+  m.routed_act = m.act;
+  m.routed_act.swiglu_limit = static_cast<float>(c.swiglu_limit);  // Hy4 clamps the routed experts only
   if (const TensorView* g = w.find(p + "ffn_gate_shexp.weight")) {
     const int64_t sff = c.shared_expert_intermediate_size > 0 ? c.shared_expert_intermediate_size : g->shape[0];
     m.shared.gate = load_linear(w, p + "ffn_gate_shexp", sff, hidden, false);
@@ -113,12 +118,17 @@ MoeWeights load_moe(const Weights& w, const ModelConfig& c, int64_t il) {
   return m;
 }
 
-Activations moe_ffn(const Activations& x, const MoeWeights& m, const ModelConfig& c, ThreadPool& pool,
-                    Routing* routing_out) {
+Routing route_tokens(const Activations& x, const MoeWeights& m, const ModelConfig& c, ThreadPool& pool) {
   Activations logits;
   matmul(x, *m.router, logits, pool);  // the router stays F32 in every file, like llama.cpp's
-  Routing r = route(logits, c, m.score_bias);
+  return route(logits, c, m.score_bias);
+}
 
+namespace {
+
+// sum_k w_k expert_k(x) of this rank's experts (no shared expert, no --ep reduction).
+Activations routed_sum(const Activations& x, const Routing& r, const MoeWeights& m, const ModelConfig& c,
+                       ThreadPool& pool) {
   // Which (token, slot) pairs each expert serves, so it runs once over all of its tokens; an
   // expert nobody chose is never read.
   std::vector<std::vector<int64_t>> served(static_cast<size_t>(c.n_experts));
@@ -137,13 +147,7 @@ Activations moe_ffn(const Activations& x, const MoeWeights& m, const ModelConfig
     Activations gate, up;
     matmul(xe, expert_slice(*m.gate_exps, e), gate, matmul_pool);
     matmul(xe, expert_slice(*m.up_exps, e), up, matmul_pool);
-    if (c.swiglu_limit > 0.0) {  // Hy4: the routed experts' SwiGLU clamped (the shared expert is not)
-      const float l = static_cast<float>(c.swiglu_limit);
-      for (size_t i = 0; i < gate.data.size(); ++i)
-        gate.data[i] = silu(std::min(gate.data[i], l)) * std::clamp(up.data[i], -l, l);
-    } else {
-      for (size_t i = 0; i < gate.data.size(); ++i) gate.data[i] = silu(gate.data[i]) * up.data[i];
-    }
+    m.routed_act.apply(gate.data.data(), up.data.data(), gate.data.size());
     matmul(gate, expert_slice(*m.down_exps, e), outputs[a], matmul_pool);
   };
   if (static_cast<int64_t>(active.size()) >= 2 * pool.size()) {
@@ -163,9 +167,25 @@ Activations moe_ffn(const Activations& x, const MoeWeights& m, const ModelConfig
     for (size_t j = 0; j < slots.size(); ++j)
       axpy(r.weights[slots[j]], outputs[a].row(static_cast<int64_t>(j)), y.row(slots[j] / r.k), x.cols);
   }
+  return y;
+}
+
+}  // namespace
+
+Activations routed_experts_ffn(const Activations& x, const Routing& r, const MoeWeights& m, const ModelConfig& c,
+                               ThreadPool& pool) {
+  Activations y = routed_sum(x, r, m, c, pool);
+  if (m.ep) m.ep->allreduce_sum(y.data.data(), y.data.size());
+  return y;
+}
+
+Activations moe_ffn(const Activations& x, const MoeWeights& m, const ModelConfig& c, ThreadPool& pool,
+                    Routing* routing_out) {
+  Routing r = route_tokens(x, m, c, pool);
+  Activations y = routed_sum(x, r, m, c, pool);
 
   if (m.shared.gate.weight && (!m.ep || m.ep->rank() == 0)) {
-    Activations shared = swiglu_ffn(x, m.shared, pool);
+    Activations shared = glu_ffn(x, m.shared, m.act, pool);
     if (m.shared_gate) {  // Qwen2-MoE style: the shared expert scaled by sigmoid(x . g)
       TensorView g = *m.shared_gate;
       g.shape = {1, x.cols};

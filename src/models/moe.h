@@ -56,6 +56,8 @@ struct MoeWeights {
   const TensorView* down_exps = nullptr;
   FfnWeights shared;              // gate.weight == nullptr = no shared expert (norm unused)
   const TensorView* shared_gate = nullptr;
+  GluActivation act;              // of the shared expert (SwiGLU unless config.situ_beta)
+  GluActivation routed_act;       // of the routed experts: act, clamped when config.swiglu_limit
   // Expert parallel (--ep, dist/shard.h): this rank runs only the routed experts in `experts`
   // (and the shared expert only on expert rank 0), then the ranks of `ep` sum their outputs.
   // Every rank computes the same router, so all agree on the routing without exchanging it.
@@ -72,6 +74,15 @@ MoeWeights load_moe(const Weights& w, const ModelConfig& c, int64_t il);
 // reference).
 Activations moe_ffn(const Activations& x, const MoeWeights& m, const ModelConfig& c, ThreadPool& pool,
                     Routing* routing_out = nullptr);
+
+// The two halves of moe_ffn, for Kimi-K3's latent MoE (models/kimi_k3.cc), whose router scores
+// the full-width input while the experts run on a projection of it:
+//   route_tokens:        the router on `x` [n, hidden] -> the routing;
+//   routed_experts_ffn:  sum_k weight_k * expert_k(x) over that routing (no shared expert), x of
+//                        the experts' own width. Under --ep the sum over the expert group.
+Routing route_tokens(const Activations& x, const MoeWeights& m, const ModelConfig& c, ThreadPool& pool);
+Activations routed_experts_ffn(const Activations& x, const Routing& r, const MoeWeights& m, const ModelConfig& c,
+                               ThreadPool& pool);
 
 // Implemented by the MoE families so a test can see the routing of every MoE layer of a
 // forward pass (model.h stays family-agnostic; tests reach it with dynamic_cast). While a trace

@@ -134,6 +134,85 @@ std::vector<Preset> hybrid_presets() {
 }
 )",
              ""},
+      // Kimi-K3 (moonshotai/Kimi-K3, KimiK3ForConditionalGeneration): the text model's keys as the
+      // release's config.json text_config holds them, taken from NVIDIA NeMo AutoModel's
+      // KimiK3TextConfig, whose defaults reproduce the released checkpoint (93 layers: 69 [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, 17, 18, 19, 21, 22, 23, 25, 26, 27, 29, 30, 31, 33, 34, 35, 37, 38, 39, 41, 42, 43, 45, 46, 47, 49, 50, 51, 53, 54, 55, 57, 58, 59, 61, 62, 63, 65, 66, 67, 69, 70, 71, 73, 74, 75, 77, 78, 79, 81, 82, 83, 85, 86, 87, 89, 90, 91] + 24
+      // gated MLA at every 4th and the last; hidden 7168, 96 heads, dense FFN 33792; [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, 17, 18, 19, 21, 22, 23, 25, 26, 27, 29, 30, 31, 33, 34, 35, 37, 38, 39, 41, 42, 43, 45, 46, 47, 49, 50, 51, 53, 54, 55, 57, 58, 59, 61, 62, 63, 65, 66, 67, 69, 70, 71, 73, 74, 75, 77, 78, 79, 81, 82, 83, 85, 86, 87, 89, 90, 91] 96 heads
+      // of 128, conv 4, full-rank gate, gate_lower_bound -5; MLA q_lora 1536, kv_lora 512, nope
+      // 128 / rope 64 unrotated / v 128, output gate; 896 experts top-16 of width 3072 in a 3584
+      // latent + 2 shared; SiTU beta 4 / linear beta 25; attention residual blocks of 12). The
+      // vision tower's config is left out (dragon runs the text model only). head_dim 74 is
+      // hidden // heads, which KimiK3TextConfig stores when the key is absent (as Kimi Linear's 72;
+      // unused by the MLA and KDA layers, whose widths have their own keys). Special token ids as
+      // Kimi Linear's (the same TikToken vocabulary); the real tokenizer is Kimi's tiktoken one:
+      // DeepSeek-V3's stands in, padded, as for kimi-k2.
+      Preset{"kimi-k3", "moonshotai/Kimi-K3", "deepseek-v3", R"({
+  "architectures": [
+    "KimiK3ForConditionalGeneration"
+  ],
+  "model_type": "kimi_k3",
+  "media_placeholder_token_id": 163605,
+  "pad_token_id": 163839,
+  "text_config": {
+    "activation_situ_beta": 4.0,
+    "activation_situ_linear_beta": 25.0,
+    "attn_res_block_size": 12,
+    "bos_token_id": 163584,
+    "eos_token_id": 163586,
+    "first_k_dense_replace": 1,
+    "head_dim": 74,
+    "hidden_act": "situ",
+    "hidden_size": 7168,
+    "initializer_range": 0.02,
+    "intermediate_size": 33792,
+    "kv_lora_rank": 512,
+    "latent_moe_use_norm": true,
+    "linear_attn_config": {
+      "full_attn_layers": [4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 68, 72, 76, 80, 84, 88, 92, 93],
+      "gate_lower_bound": -5.0,
+      "head_dim": 128,
+      "kda_layers": [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, 17, 18, 19, 21, 22, 23, 25, 26, 27, 29, 30, 31, 33, 34, 35, 37, 38, 39, 41, 42, 43, 45, 46, 47, 49, 50, 51, 53, 54, 55, 57, 58, 59, 61, 62, 63, 65, 66, 67, 69, 70, 71, 73, 74, 75, 77, 78, 79, 81, 82, 83, 85, 86, 87, 89, 90, 91],
+      "num_heads": 96,
+      "short_conv_kernel_size": 4,
+      "use_full_rank_gate": true
+    },
+    "max_position_embeddings": 1048576,
+    "mla_use_nope": true,
+    "mla_use_output_gate": true,
+    "model_type": "kimi_linear",
+    "moe_intermediate_size": 3072,
+    "moe_layer_freq": 1,
+    "moe_renormalize": true,
+    "moe_router_activation_func": "sigmoid",
+    "num_attention_heads": 96,
+    "num_expert_group": 1,
+    "num_experts": 896,
+    "num_experts_per_token": 16,
+    "num_hidden_layers": 93,
+    "num_key_value_heads": 96,
+    "num_nextn_predict_layers": 0,
+    "num_shared_experts": 2,
+    "pad_token_id": 163839,
+    "q_lora_rank": 1536,
+    "qk_nope_head_dim": 128,
+    "qk_rope_head_dim": 64,
+    "rms_norm_eps": 1e-05,
+    "rope_scaling": null,
+    "rope_theta": 10000.0,
+    "routed_expert_hidden_size": 3584,
+    "routed_scaling_factor": 1.0,
+    "tie_word_embeddings": false,
+    "topk_group": 1,
+    "topk_method": "noaux_tc",
+    "use_grouped_topk": true,
+    "v_head_dim": 128,
+    "vocab_size": 163840
+  },
+  "tie_word_embeddings": false,
+  "vocab_size": 163840
+}
+)",
+             ""},
       // Qwen3.5: config.json of the multimodal releases (the text model in text_config, the vision
       // tower's config kept for completeness; dragon reads only the text part). Values cross-checked
       // against published copies. Qwen/Qwen3.5-27B: hidden 5120, 64 layers, 16 / 48 linear k / v

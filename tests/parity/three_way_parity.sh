@@ -1,4 +1,4 @@
-# Sourced by the per-family parity scripts (run_next_parity.sh, run_kimi_linear_parity.sh,
+# Sourced by the per-family parity scripts (run_next_parity.sh, run_kimi_linear_parity.sh, run_kimi_k3_parity.sh,
 # run_minimax01_parity.sh, run_hy3_parity.sh): the same three checks on one small synthetic model,
 # written once. Each caller's header says what its family's model exercises.
 #   GGUF F32 vs llama_oracle (F32 KV):   rel RMSE <= 1e-3, argmax equal at every position

@@ -17,6 +17,7 @@ ARCHITECTURES = {
     "DeepseekV3ForCausalLM": "deepseek_v2",
     "Qwen3NextForCausalLM": "qwen3_next",
     "KimiLinearForCausalLM": "kimi_linear",
+    "KimiK3ForConditionalGeneration": "kimi_k3",
     "Qwen3_5ForConditionalGeneration": "qwen3_5",
     "Qwen3_5ForCausalLM": "qwen3_5",
     "Qwen3_5MoeForConditionalGeneration": "qwen3_5",
