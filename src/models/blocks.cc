@@ -184,10 +184,14 @@ FfnWeights load_swiglu_ffn(const Weights& w, int64_t il, int64_t ff, int64_t hid
   return f;
 }
 
-Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& pool) {
+Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& pool, bool oai) {
   Activations gate, up;
   linears(x, {{f.gate, gate}, {f.up, up}}, pool);
-  for (size_t i = 0; i < gate.data.size(); ++i) gate.data[i] = silu(gate.data[i]) * up.data[i];
+  if (oai) {
+    for (size_t i = 0; i < gate.data.size(); ++i) gate.data[i] = swiglu_oai(gate.data[i], up.data[i]);
+  } else {
+    for (size_t i = 0; i < gate.data.size(); ++i) gate.data[i] = silu(gate.data[i]) * up.data[i];
+  }
   return linear(gate, f.down, pool);
 }
 

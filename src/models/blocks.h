@@ -79,8 +79,8 @@ Activations cached_attention(const Activations& q, const Activations& k, const A
                              KVCache& cache, int64_t layer, const ModelConfig& c, float scale, ThreadPool& pool,
                              const std::vector<float>& alibi = {});
 
-// down(silu(gate(x)) * up(x))
-Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& pool);
+// down(silu(gate(x)) * up(x)); with `oai`, down(swiglu_oai(gate(x), up(x))) (kernels/vector_ops.h).
+Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& pool, bool oai = false);
 // silu(gate) * up for a fused [n, 2 * ff] projection whose first half is the gate (GLM's
 // gate_up_proj, llama.cpp's fused ffn_up) -> [n, ff].
 Activations swiglu_fused(const Activations& gate_up);

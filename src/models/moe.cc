@@ -136,7 +136,11 @@ Activations moe_ffn(const Activations& x, const MoeWeights& m, const ModelConfig
     Activations gate, up;
     matmul(xe, expert_slice(*m.gate_exps, e), gate, matmul_pool);
     matmul(xe, expert_slice(*m.up_exps, e), up, matmul_pool);
-    for (size_t i = 0; i < gate.data.size(); ++i) gate.data[i] = silu(gate.data[i]) * up.data[i];
+    if (c.swiglu_oai) {
+      for (size_t i = 0; i < gate.data.size(); ++i) gate.data[i] = swiglu_oai(gate.data[i], up.data[i]);
+    } else {
+      for (size_t i = 0; i < gate.data.size(); ++i) gate.data[i] = silu(gate.data[i]) * up.data[i];
+    }
     matmul(gate, expert_slice(*m.down_exps, e), outputs[a], matmul_pool);
   };
   if (static_cast<int64_t>(active.size()) >= 2 * pool.size()) {
@@ -158,7 +162,7 @@ Activations moe_ffn(const Activations& x, const MoeWeights& m, const ModelConfig
   }
 
   if (m.shared.gate.weight && (!m.ep || m.ep->rank() == 0)) {
-    Activations shared = swiglu_ffn(x, m.shared, pool);
+    Activations shared = swiglu_ffn(x, m.shared, pool, c.swiglu_oai);
     if (m.shared_gate) {  // Qwen2-MoE style: the shared expert scaled by sigmoid(x . g)
       TensorView g = *m.shared_gate;
       g.shape = {1, x.cols};

@@ -25,4 +25,5 @@ ARCHITECTURES = {
     "MiniMaxText01ForCausalLM": "minimax01",
     "MiniMaxM1ForCausalLM": "minimax01",
     "HYV3ForCausalLM": "hy_v3",
+    "MiniMaxM3SparseForCausalLM": "minimax_m3",
 }
