@@ -2,6 +2,7 @@
 // the compiler vectorises it without -ffast-math (a single accumulator is a serial chain).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -23,5 +24,13 @@ inline void axpy(float a, const float* x, float* y, int64_t n) {
 }
 
 inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+// gpt-oss's clamped GLU ("swigluoai", MiniMax-M3's FFNs; ggml_swiglu_oai with alpha 1.702, limit 7):
+// g' = min(g, 7), u' = clamp(u, -7, 7), out = g' sigmoid(1.702 g') (u' + 1).
+inline float swiglu_oai(float gate, float up) {
+  constexpr float kAlpha = 1.702f, kLimit = 7.0f;
+  const float g = std::min(gate, kLimit), u = std::max(-kLimit, std::min(up, kLimit));
+  return g / (1.0f + std::exp(-kAlpha * g)) * (u + 1.0f);
+}
 
 }  // namespace dragon

@@ -105,6 +105,7 @@ ArchSpec make_qwen35moe_arch();     // Qwen3.5-MoE
 ArchSpec make_minimax01_arch();     // MiniMax-Text-01 / M1: lightning + softmax attention, MoE
 ArchSpec make_hy_v3_arch();         // Tencent Hy3: Qwen3-style attention, DeepSeek-V3-style MoE
 ArchSpec make_hy_v4_arch();         // Tencent Hy4: gated MLA with sinks, DeepSeekMoE, hyper-connections
+ArchSpec make_minimax_m3_arch();    // MiniMax-M3: M2-style GQA + DeepSeek-V3-style MoE + MSA sparse attention
 
 // Whole-config readers: common keys, then the family's part. Throw dragon::Error for an unknown
 // architecture or a missing / out-of-range key, naming it.

@@ -192,10 +192,18 @@ Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& po
 }
 
 GluActivation GluActivation::of(const ModelConfig& c) {
-  return GluActivation{static_cast<float>(c.situ_beta), static_cast<float>(c.situ_linear_beta)};
+  GluActivation a;
+  a.situ_beta = static_cast<float>(c.situ_beta);
+  a.situ_linear_beta = static_cast<float>(c.situ_linear_beta);
+  a.oai = c.swiglu_oai;
+  return a;
 }
 
 void GluActivation::apply(float* gate, const float* up, size_t n) const {
+  if (oai) {
+    for (size_t i = 0; i < n; ++i) gate[i] = swiglu_oai(gate[i], up[i]);
+    return;
+  }
   if (swiglu_limit > 0) {
     const float l = swiglu_limit;
     for (size_t i = 0; i < n; ++i) gate[i] = silu(std::min(gate[i], l)) * std::clamp(up[i], -l, l);

@@ -85,10 +85,12 @@ Activations swiglu_ffn(const Activations& x, const FfnWeights& f, ThreadPool& po
 // The gated activation act(gate) * up of an FFN: SwiGLU's silu(gate) * up unless situ_beta > 0,
 // then Kimi-K3's SiTU (config.situ_beta / situ_linear_beta):
 //   situ(g, u) = beta tanh(g / beta) sigmoid(g) * lb tanh(u / lb)   (lb <= 0: u unchanged)
-// or, with swiglu_limit l > 0 (Hy4's routed experts), silu(min(g, l)) * clamp(u, -l, l).
+// or, with swiglu_limit l > 0 (Hy4's routed experts), silu(min(g, l)) * clamp(u, -l, l);
+// or, with `oai` (config.swiglu_oai: MiniMax-M3), gpt-oss's clamped swiglu_oai (kernels/vector_ops.h).
 struct GluActivation {
   float situ_beta = 0.0f, situ_linear_beta = 0.0f;
   float swiglu_limit = 0.0f;
+  bool oai = false;
   static GluActivation of(const ModelConfig& c);
   // gate[i] = act(gate[i]) * up[i] for i < n.
   void apply(float* gate, const float* up, size_t n) const;

@@ -49,17 +49,6 @@ TensorView f32_view(const Activations& a, const char* name) {
   return v;
 }
 
-// Row p of a span's keys as f32 (`width` values).
-void read_key(const KVSpan& span, int64_t p, int64_t width, float* out) {
-  const int64_t offset = span.row_offset(p, span.k_stride);
-  if (span.type == CacheType::F32) {
-    std::memcpy(out, static_cast<const float*>(span.k) + offset, width * sizeof(float));
-    return;
-  }
-  const uint16_t* src = static_cast<const uint16_t*>(span.k) + offset;
-  for (int64_t i = 0; i < width; ++i) out[i] = f16_to_f32(src[i]);
-}
-
 }  // namespace
 
 DsaIndexerWeights load_dsa_indexer(const Weights& w, const ModelConfig& c, int64_t il) {
@@ -106,7 +95,7 @@ std::vector<std::vector<int64_t>> DsaIndexer::select(const Activations& x, const
     // kChunk tokens (bounded scratch: kChunk * H * n_ctx floats).
     const KVSpan span = cache.indexer_span(layer, seq);
     Activations keys(n_ctx, D);
-    for (int64_t p = 0; p < n_ctx; ++p) read_key(span, p, D, keys.row(p));
+    for (int64_t p = 0; p < n_ctx; ++p) read_span_row(span, p, D, false, keys.row(p));
     constexpr int64_t kChunk = 16;
     for (size_t first = 0; first < tokens.size(); first += kChunk) {
       const int64_t m = std::min<int64_t>(kChunk, static_cast<int64_t>(tokens.size() - first));

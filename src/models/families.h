@@ -28,6 +28,7 @@ std::unique_ptr<Model> build_minimax01(OpenedModel opened);  // lightning attent
 std::unique_ptr<Model> build_deepseek2(OpenedModel opened);  // MLA + DeepSeekMoE (V2, V3, Kimi K2; V3.2 with DSA)
 std::unique_ptr<Model> build_hy_v3(OpenedModel opened);      // Tencent Hy3
 std::unique_ptr<Model> build_hy_v4(OpenedModel opened);      // Tencent Hy4
+std::unique_ptr<Model> build_minimax_m3(OpenedModel opened); // MiniMax-M3: GQA + MSA sparse attention + MoE
 
 // The plain llama block (llama.cc) that Llama, Qwen2 and ERNIE 4.5 dense share. With
 // `converter_permuted_qk` the q/k rows are in llama.cpp's permuted layout, so rope pairs adjacent

@@ -91,6 +91,16 @@ nlohmann::json config_to_json(const ModelConfig& c) {
         {"index_topk", c.index_topk},
     };
   }
+  if (c.is_msa()) {
+    j["minimax_sparse_attention"] = {
+        {"index_n_heads", c.index_n_heads},
+        {"index_head_dim", c.index_head_dim},
+        {"block_size", c.msa_block_size},
+        {"topk_blocks", c.msa_topk_blocks},
+        {"local_blocks", c.msa_local_blocks},
+    };
+  }
+  if (c.swiglu_oai) j["ffn_activation"] = "swigluoai";
   if (c.is_hybrid()) {
     j["linear_attention"] = {
         {"full_attention_interval", c.full_attention_interval},
@@ -183,6 +193,17 @@ void validate_config(const ModelConfig& c) {
     check_range("index_n_heads", c.index_n_heads, 1, arch::kMaxHeads);
     check_range("index_head_dim", c.index_head_dim, c.qk_rope_head_dim, arch::kMaxHeadDim);
     check_range("index_topk", c.index_topk, 1, int64_t{1} << 24);
+  }
+  if (c.is_msa()) {
+    if (c.is_mla() || c.is_dsa()) fail("config sparse_attention_config: MSA is for GQA attention, not MLA / DSA");
+    check_range("sparse_block_size", c.msa_block_size, 1, 1 << 16);
+    check_range("sparse_topk_blocks", c.msa_topk_blocks, 1, 1 << 24);
+    check_range("sparse_local_block", c.msa_local_blocks, 0, c.msa_topk_blocks);
+    check_range("sparse_index_dim", c.index_head_dim, c.rotary_dim ? c.rotary_dim : c.head_dim, arch::kMaxHeadDim);
+    // llama.cpp's graph gives every GQA group its own indexer head.
+    if (c.index_n_heads != c.n_kv_heads)
+      fail("config sparse_num_index_heads: {} indexer heads for {} kv heads (MSA needs one per kv head)",
+           c.index_n_heads, c.n_kv_heads);
   }
   if (c.is_hybrid()) {
     if (c.recurrent_layers.empty())

@@ -65,6 +65,9 @@ struct ModelConfig {
   bool norm_topk_prob = false;
   double routed_scaling_factor = 1.0;
   std::string scoring_func = "softmax";  // softmax | sigmoid
+  // The gated activation of every FFN (dense, routed and shared experts): silu(gate) * up, or
+  // gpt-oss's clamped "swigluoai" (MiniMax-M3): min(g, 7) sigmoid(1.702 min(g, 7)) (clamp(u, +-7) + 1).
+  bool swiglu_oai = false;
   bool expert_score_bias = false;        // e_score_correction_bias present (noaux_tc)
 
   // Multi-head latent attention (DeepSeek-V2/V3, Kimi K2)
@@ -93,6 +96,14 @@ struct ModelConfig {
   int64_t index_n_heads = 0;
   int64_t index_head_dim = 0;
   int64_t index_topk = 0;
+  // MiniMax Sparse Attention (MiniMax-M3, models/msa.h): the same index_n_heads (one per kv head)
+  // x index_head_dim indexer scores the cached positions per GQA group, and each query attends
+  // only to the msa_topk_blocks position blocks of msa_block_size with the best (max) score, the
+  // msa_local_blocks latest always among them. Layers below first_k_dense_replace stay dense.
+  // msa_block_size 0 = no MSA.
+  int64_t msa_block_size = 0;
+  int64_t msa_topk_blocks = 0;
+  int64_t msa_local_blocks = 0;
 
   // Hybrid linear attention (Qwen3-Next's Gated DeltaNet; MiniMax-01's lightning attention, which
   // has no conv: conv_kernel 1, n_k = n_v = n_heads, head dims = head_dim): every layer except each
@@ -149,6 +160,9 @@ struct ModelConfig {
   bool is_mla() const { return kv_lora_rank > 0; }
   bool is_hybrid() const { return full_attention_interval > 0 || !recurrent_layers.empty(); }
   bool is_dsa() const { return index_topk > 0; }
+  bool is_msa() const { return msa_block_size > 0; }
+  // True if layer `il` selects its attention blocks with the MSA indexer (the MoE layers).
+  bool layer_is_msa(int64_t il) const { return is_msa() && il >= first_k_dense_replace; }
   // True if layer `il` is a linear-attention (recurrent) layer.
   bool layer_is_recurrent(int64_t il) const {
     if (!recurrent_layers.empty())

@@ -34,6 +34,7 @@ const std::map<std::string, Builder>& builders() {
       {"llama", build_llama},
       {"minimax-01", build_minimax01},
       {"minimax-m2", build_minimax_m2},
+      {"minimax-m3", build_minimax_m3},
       {"qwen2", build_qwen2},
       {"qwen3", build_qwen3},
       {"qwen3moe", build_qwen3moe},
@@ -47,11 +48,11 @@ const std::map<std::string, Builder>& builders() {
 // The families whose forward() runs only its pipeline stage's layers (DecoderModel::stage_input
 // / stage_output), and those whose MoE layers go through moe_ffn (which splits the experts).
 const std::set<std::string>& pipeline_families() {
-  static const std::set<std::string> names = {"baichuan", "deepseek", "deepseek2", "ernie4_5", "ernie4_5-moe", "glm4", "glm4moe", "hunyuan-moe", "hy_v3", "llama", "minimax-m2", "qwen2", "qwen3", "qwen3moe"};
+  static const std::set<std::string> names = {"baichuan", "deepseek", "deepseek2", "ernie4_5", "ernie4_5-moe", "glm4", "glm4moe", "hunyuan-moe", "hy_v3", "llama", "minimax-m2", "minimax-m3", "qwen2", "qwen3", "qwen3moe"};
   return names;
 }
 const std::set<std::string>& expert_parallel_families() {
-  static const std::set<std::string> names = {"deepseek", "deepseek2", "glm4moe", "hunyuan-moe", "hy_v3", "minimax-m2", "qwen3moe"};
+  static const std::set<std::string> names = {"deepseek", "deepseek2", "glm4moe", "hunyuan-moe", "hy_v3", "minimax-m2", "minimax-m3", "qwen3moe"};
   return names;
 }
 

@@ -34,7 +34,8 @@ int64_t kv_layers(const ModelConfig& c, Range layers = {0, -1}) {
 RowWidths row_widths(const ModelConfig& c) {
   if (c.is_mla()) return {c.kv_lora_rank + c.qk_rope_head_dim + (c.is_dsa() ? c.index_head_dim : 0), 0};
   const int64_t vd = c.v_head_dim ? c.v_head_dim : c.head_dim;
-  return {c.n_kv_heads * c.head_dim, c.n_kv_heads * vd};
+  // MSA (MiniMax-M3): the indexer key of the position after the kv heads' keys.
+  return {c.n_kv_heads * c.head_dim + (c.is_msa() ? c.index_head_dim : 0), c.n_kv_heads * vd};
 }
 
 int64_t pool_blocks(int64_t n_ctx, int n_seq, int64_t n_blocks, int64_t block_size) {
@@ -60,7 +61,9 @@ KVCache::KVCache(const ModelConfig& c, int64_t n_ctx, int n_seq, CacheType type,
       n_seq_(n_seq),
       type_(type),
       latent_(c.is_mla()),
-      indexer_offset_(c.is_dsa() ? c.kv_lora_rank + c.qk_rope_head_dim : 0),
+      indexer_offset_(c.is_dsa()   ? c.kv_lora_rank + c.qk_rope_head_dim
+                      : c.is_msa() ? c.n_kv_heads * c.head_dim
+                                   : 0),
       pool_(pool_blocks(n_ctx, n_seq, n_blocks, block_size)) {
   if (layers.end >= 0 && (layers.begin < 0 || layers.end > c.n_layers || layers.size() < 1))
     fail("kv cache: layers [{}, {}) of a {}-layer model", layers.begin, layers.end, c.n_layers);
@@ -261,8 +264,15 @@ void KVCache::store_row(size_t offset, const float* row, int64_t width) {
 void KVCache::store(int64_t layer, int seq, int64_t pos, const float* k, const float* v) {
   if (latent_) fail("kv cache: store() on a latent (MLA) cache; use store_latent()");
   check_seq(seq);
-  store_row(row_offset(layer, seq, pos, false), k, k_width_);
+  // An MSA row's indexer key (after the heads' keys) is written by store_indexer_key.
+  store_row(row_offset(layer, seq, pos, false), k, indexer_offset_ > 0 ? indexer_offset_ : k_width_);
   store_row(row_offset(layer, seq, pos, true), v, v_width_);
+}
+
+void KVCache::store_indexer_key(int64_t layer, int seq, int64_t pos, const float* key) {
+  if (latent_ || indexer_offset_ == 0) fail("kv cache: store_indexer_key() on a cache without MSA indexer keys");
+  check_seq(seq);
+  store_row(row_offset(layer, seq, pos, false) + indexer_offset_, key, k_width_ - indexer_offset_);
 }
 
 KVSpan KVCache::span(int64_t layer, int seq, int64_t kv_head) const {
@@ -302,11 +312,22 @@ KVSpan KVCache::latent_span(int64_t layer, int seq) const {
 }
 
 KVSpan KVCache::indexer_span(int64_t layer, int seq) const {
-  if (indexer_offset_ == 0) fail("kv cache: indexer_span() on a cache without indexer keys (not a DSA model)");
-  KVSpan s = latent_span(layer, seq);
+  if (indexer_offset_ == 0) fail("kv cache: indexer_span() on a cache without indexer keys (not a DSA / MSA model)");
+  KVSpan s = latent_ ? latent_span(layer, seq) : span(layer, seq, 0);
   s.k = static_cast<const uint8_t*>(s.k) + indexer_offset_ * element_bytes(type_);
   s.v = nullptr;
   return s;
+}
+
+void read_span_row(const KVSpan& span, int64_t p, int64_t width, bool value, float* out) {
+  const int64_t offset = span.row_offset(p, value ? span.v_stride : span.k_stride);
+  const void* base = value ? span.v : span.k;
+  if (span.type == CacheType::F32) {
+    std::memcpy(out, static_cast<const float*>(base) + offset, width * sizeof(float));
+    return;
+  }
+  const uint16_t* src = static_cast<const uint16_t*>(base) + offset;
+  for (int64_t i = 0; i < width; ++i) out[i] = f16_to_f32(src[i]);
 }
 
 }  // namespace dragon

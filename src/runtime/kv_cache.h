@@ -13,6 +13,8 @@
 // layer for DeepSeek-V3 instead of 128 heads x (192 + 128).
 // DeepSeek-V3.2's sparse attention (config.is_dsa()) appends the lightning indexer's key of the
 // position (index_head_dim, models/dsa_indexer.h) to the same row: 576 + 128 values per layer.
+// MiniMax-M3's (config.is_msa(), models/msa.h) appends its indexer key to the K row of every
+// layer (the leading dense layers leave theirs unused): n_kv_heads * head_dim + index_head_dim.
 //
 // Hybrid linear-attention models (config.is_hybrid(), Qwen3-Next) also keep a fixed-size
 // recurrent state per sequence and recurrent layer (conv inputs + delta-rule matrices). That
@@ -104,9 +106,11 @@ class KVCache {
   int64_t latent_width() const { return k_width_; }
   void store_latent(int64_t layer, int seq, int64_t pos, const float* latent_and_rope);
   KVSpan latent_span(int64_t layer, int seq) const;
-  // DSA caches: the rows' indexer keys, as a KVSpan whose keys are index_head_dim wide (no values).
+  // DSA and MSA caches: the rows' indexer keys, as a KVSpan whose keys are index_head_dim wide
+  // (no values). An MSA cache (per-head K/V) stores them with store_indexer_key.
   bool has_indexer_keys() const { return indexer_offset_ > 0; }
   KVSpan indexer_span(int64_t layer, int seq) const;
+  void store_indexer_key(int64_t layer, int seq, int64_t pos, const float* key);
 
   // Recurrent state (hybrid models): config.recurrent_state_floats() floats of layer `layer`
   // (a recurrent layer) of sequence `seq`, zero when the sequence starts.
@@ -134,7 +138,7 @@ class KVCache {
   int n_seq_;
   CacheType type_;
   bool latent_ = false;
-  int64_t indexer_offset_ = 0;  // DSA: where the indexer key starts in a latent row (0: none)
+  int64_t indexer_offset_ = 0;  // DSA / MSA: where the indexer key starts in a latent / K row (0: none)
   BlockPool pool_;
   std::vector<uint8_t> data_;
   std::vector<std::vector<int32_t>> tables_;
@@ -149,5 +153,8 @@ class KVCache {
   std::vector<float> recurrent_;         // [n_seq][n_recurrent_layers][recurrent_floats_]
   void reset_recurrent(int seq);
 };
+
+// Row p of a span's keys (value = false) or values (true) as f32, `width` values.
+void read_span_row(const KVSpan& span, int64_t p, int64_t width, bool value, float* out);
 
 }  // namespace dragon

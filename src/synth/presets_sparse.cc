@@ -3,6 +3,8 @@
 //                  index_n_heads 64, index_head_dim 128, index_topk 2048 (the defaults of the
 //                  DeepseekV32Config classes that serving engines ship); carries DeepSeek-V3's
 //                  tokenizer.json, which V3.2 keeps.
+//   minimax-m3     MiniMax Sparse Attention (models/msa.h) on MiniMax-M2-style GQA with a
+//                  DeepSeek-V3-style MoE; config reconstructed (see the entry).
 #include "synth/preset.h"
 
 namespace dragon {
@@ -88,6 +90,113 @@ std::vector<Preset> sparse_presets() {
   "transformers_version": "4.44.2"
 }
 )"},
+      // config.json of MiniMaxAI/MiniMax-M3 (text model), RECONSTRUCTED: the release's file is not in
+      // reach here. The keys are those llama.cpp's converter reads (conversion/minimax.py
+      // MiniMaxM3Model: sparse_attention_config, moe_layer_freq, n_shared_experts,
+      // routed_scaling_factor, rotary_dim) and MiniMax-M2's; the values are M2's where M3 keeps them
+      // (head_dim 128, rotary_dim 64, vocabulary, rope_theta) and otherwise sized to the announced
+      // 428B total / 23B active over llama.cpp's 60 layers (hidden 6144, 256 experts of 1536 top-8
+      // plus one shared, three leading dense layers), with one indexer head per kv head as
+      // llama.cpp's graph requires.
+      Preset{"minimax-m3", "MiniMaxAI/MiniMax-M3", "qwen3", R"({
+  "architectures": [
+    "MiniMaxM3SparseForCausalLM"
+  ],
+  "model_type": "minimax_m3",
+  "attention_bias": false,
+  "dense_intermediate_size": 12288,
+  "head_dim": 128,
+  "hidden_act": "swigluoai",
+  "hidden_size": 6144,
+  "intermediate_size": 1536,
+  "max_position_embeddings": 1048576,
+  "moe_layer_freq": [
+    0,
+    0,
+    0,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1
+  ],
+  "n_shared_experts": 1,
+  "num_attention_heads": 64,
+  "num_experts_per_tok": 8,
+  "num_hidden_layers": 60,
+  "num_key_value_heads": 8,
+  "num_local_experts": 256,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 5000000,
+  "rotary_dim": 64,
+  "routed_scaling_factor": 2.5,
+  "scoring_func": "sigmoid",
+  "sparse_attention_config": {
+    "sparse_block_size": 128,
+    "sparse_index_dim": 128,
+    "sparse_local_block": 1,
+    "sparse_num_index_heads": 8,
+    "sparse_topk_blocks": 16
+  },
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_routing_bias": true,
+  "vocab_size": 200064
+}
+)",
+             ""},
   };
 }
 

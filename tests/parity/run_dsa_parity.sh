@@ -28,16 +28,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failed=()
 check() { "$@" || failed+=("$*"); }
-# must_differ LABEL TEST REF: the comparison has to FAIL the parity bound by far.
-must_differ() {
-  local out
-  if out=$($CMP "$2" "$3" --tokens "$N_TOKENS" --vocab "$vocab" --label "$1" --max-rel-rmse 1e-2 --min-argmax 0); then
-    echo "$out"; echo "FAIL $1: dense attention is indistinguishable from the sparse selection"; failed+=("$1")
-  else
-    echo "$out" | grep -v '^  position' | sed 's/^FAIL /(expected to miss) /'
-    echo "PASS $1: dense attention misses the bound (the check above can fail)"
-  fi
-}
+source tests/parity/sparse_checks.sh  # must_differ, serve_parallel_check
 start=$(date +%s.%N)
 
 preset=deepseek-v3.2
@@ -95,38 +86,12 @@ check $CMP "$work/dragon-fp8.f32" "$work/ref-fp8.f32" --tokens "$N_TOKENS" --voc
 # The selection has to matter, or the checks above would pass a dense implementation.
 "$DRAGON" logits --model "$work/dense.gguf" --tokens "$tokens" --out "$work/dragon-dense.f32" --kv-type f32 \
   --threads "$THREADS_DRAGON" 2>/dev/null
-must_differ "$preset dragon DENSE vs llama.cpp sparse" "$work/dragon-dense.f32" "$work/llama.f32"
+must_differ "$preset dragon DENSE vs llama.cpp sparse" "$work/dragon-dense.f32" "$work/llama.f32" "$vocab" "$N_TOKENS"
 
 # Several sequences in one batch (dragon serve --parallel 3: each sequence's own keys and top-k;
 # a repeated prompt resumes from the prefix cache, indexer keys included): three greedy
 # completions sent together must equal the same requests sent one at a time.
-port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$DRAGON" serve --model "$work/f32.gguf" --name dsa --port "$port" --ctx 256 --parallel 3 --threads "$THREADS_DRAGON" \
-  >"$work/serve.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 60); do curl -sf -m 2 "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.5; done
-complete() {  # complete PROMPT -> the completion text, hex
-  curl -sf -m 120 "http://127.0.0.1:$port/v1/completions" -H 'Content-Type: application/json' \
-    -d "{\"model\": \"dsa\", \"prompt\": \"$1\", \"max_tokens\": 16, \"temperature\": 0}" |
-    "$PY" -c 'import json,sys; print(json.load(sys.stdin)["choices"][0]["text"].encode().hex())'
-}
-prompts=("The quick brown fox jumps over the lazy dog and keeps running far away"
-         "床前明月光 疑是地上霜 举头望明月 低头思故乡 李白 静夜思"
-         "def fibonacci(n): return n if n < 2 else fibonacci(n - 1) + fibonacci(n - 2)")
-alone=() together=()
-for i in 0 1 2; do alone[i]=$(complete "${prompts[i]}" || echo "request failed"); done
-for i in 0 1 2; do complete "${prompts[i]}" >"$work/together.$i" 2>&1 & done
-wait %2 %3 %4 2>/dev/null || true
-for i in 0 1 2; do together[i]=$(cat "$work/together.$i"); done
-if [ "${alone[*]}" = "${together[*]}" ] && [[ "${alone[*]}" != *failed* ]]; then
-  echo "PASS $preset serve --parallel 3: 3 concurrent greedy completions identical to the sequential ones"
-else
-  echo "FAIL $preset serve --parallel 3"; echo "  alone:    ${alone[*]}"; echo "  together: ${together[*]}"
-  tail -5 "$work/serve.log"; failed+=("$preset serve")
-fi
-kill $server 2>/dev/null || true
-wait $server 2>/dev/null || true  # its shutdown, before the work directory goes
+serve_parallel_check "$preset" "$work/f32.gguf"
 
 echo "DSA parity: $(echo "$(date +%s.%N) - $start" | bc) s"
 

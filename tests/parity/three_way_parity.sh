@@ -11,6 +11,8 @@
 #   three_way_parity NAME PRESET LAYERS SEED N_TOKENS REFERENCE_NOTE [--set KEY=VALUE ...]
 # NAME names the run in the summary ("Kimi Linear"); REFERENCE_NOTE goes into the HF check's
 # label (how the reference computes, e.g. "token-by-token KDA"; empty for none).
+# PARITY_ORACLE_FLAGS: extra llama_oracle flags (e.g. --flash-attn, which MiniMax-M3's sparse
+# attention needs in llama.cpp; without it llama.cpp falls back to dense attention).
 set -euo pipefail
 source tests/oracle/oracle_common.sh
 
@@ -38,7 +40,8 @@ three_way_parity() {
   tokens=$(prompt_tokens "$n_tokens" 100000)
   prompt=$(prompt_tokens 8 100000)
 
-  "$ORACLE" --model "$work/f32.gguf" --tokens "$tokens" --out "$work/llama.f32" --threads "$THREADS" 2>/dev/null
+  "$ORACLE" --model "$work/f32.gguf" --tokens "$tokens" --out "$work/llama.f32" --threads "$THREADS" \
+    ${PARITY_ORACLE_FLAGS:-} 2>/dev/null
   t0=$(date +%s.%N)
   "$dragon" logits --model "$work/f32.gguf" --tokens "$tokens" --out "$work/dragon.f32" --kv-type f32 \
     --threads "$threads_dragon" 2>/dev/null
@@ -47,7 +50,8 @@ three_way_parity() {
     --label "$preset GGUF F32 dragon vs llama.cpp" --max-rel-rmse 1e-3
 
   local expected got
-  expected=$("$ORACLE" --model "$work/f32.gguf" --tokens "$prompt" --generate 16 --threads "$THREADS" 2>/dev/null | tail -1)
+  expected=$("$ORACLE" --model "$work/f32.gguf" --tokens "$prompt" --generate 16 --threads "$THREADS" \
+    ${PARITY_ORACLE_FLAGS:-} 2>/dev/null | tail -1)
   got=$("$dragon" generate --model "$work/f32.gguf" --tokens "$prompt" -n 16 --kv-type f32 --threads "$threads_dragon" 2>/dev/null)
   if [ "$got" = "$expected" ]; then echo "PASS $preset generate: 16/16 tokens identical to llama.cpp"
   else echo "FAIL $preset generate"; echo "  dragon: $got"; echo "  llama:  $expected"; failed+=("$preset generate"); fi

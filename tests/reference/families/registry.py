@@ -27,4 +27,5 @@ ARCHITECTURES = {
     "MiniMaxM1ForCausalLM": "minimax01",
     "HYV3ForCausalLM": "hy_v3",
     "HYV4ForCausalLM": "hy_v4",
+    "MiniMaxM3SparseForCausalLM": "minimax_m3",
 }
