@@ -24,7 +24,7 @@ std::unique_ptr<Model> build_qwen3next(OpenedModel opened);  // Gated DeltaNet h
 std::unique_ptr<Model> build_kimi_linear(OpenedModel opened);  // KDA + MLA (NoPE) hybrid + MoE
 std::unique_ptr<Model> build_qwen35(OpenedModel opened);     // qwen35 / qwen35moe: Qwen3.5 dense and MoE
 std::unique_ptr<Model> build_minimax01(OpenedModel opened);  // lightning attention hybrid + MoE
-std::unique_ptr<Model> build_deepseek2(OpenedModel opened);  // MLA + DeepSeekMoE (V2, V3, Kimi K2; V3.2 with DSA)
+std::unique_ptr<Model> build_deepseek2(OpenedModel opened);  // MLA + DeepSeekMoE (V2, V3, Kimi K2; V3.2, GLM-5 with DSA)
 std::unique_ptr<Model> build_hy_v3(OpenedModel opened);      // Tencent Hy3
 
 // The plain llama block (llama.cc) that Llama, Qwen2 and ERNIE 4.5 dense share. With
