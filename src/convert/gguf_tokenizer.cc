@@ -28,7 +28,7 @@ constexpr int32_t kNormal = 1, kControl = 3, kUserDefined = 4, kUnused = 5;
 std::string preferred_pre(const std::string& arch) {
   if (arch == "qwen2" || arch == "qwen3" || arch == "qwen3moe") return "qwen2";
   if (arch == "deepseek2" || arch == "deepseek32") return "deepseek-v3";
-  if (arch == "glm4" || arch == "glm4moe") return "glm4";
+  if (arch == "glm4" || arch == "glm4moe" || arch == "glm-dsa") return "glm4";
   if (arch == "llama") return "llama-bpe";
   if (arch == "minimax-m2") return "minimax-m2";
   if (arch == "hunyuan-moe") return "hunyuan";

@@ -93,6 +93,7 @@ ArchSpec make_qwen3moe_arch();
 ArchSpec make_deepseek_arch();     // DeepSeek-MoE 16B
 ArchSpec make_deepseek2_arch();    // DeepSeek V2 / V2-Lite / V3 / R1, Kimi K2
 ArchSpec make_deepseek32_arch();   // DeepSeek-V3.2: V3 + the DSA lightning indexer
+ArchSpec make_glm_dsa_arch();      // GLM-5 / 5.1: V3.2's body, the indexer's rope in adjacent pairs
 ArchSpec make_glm4moe_arch();      // GLM-4.5 / 4.5-Air / 4.6
 ArchSpec make_minimax_m2_arch();
 ArchSpec make_ernie4_5_moe_arch();

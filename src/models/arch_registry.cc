@@ -9,7 +9,7 @@ const std::vector<ArchSpec>& all_archs() {
     std::vector<ArchSpec> v;
     v.push_back(make_qwen3_arch());
     for (auto make : {make_llama_arch, make_qwen2_arch, make_glm4_arch, make_ernie4_5_arch, make_baichuan_arch}) v.push_back(make());
-    for (auto make : {make_qwen3moe_arch, make_deepseek_arch, make_deepseek2_arch, make_deepseek32_arch, make_glm4moe_arch, make_minimax_m2_arch, make_ernie4_5_moe_arch, make_hunyuan_moe_arch, make_hy_v3_arch, make_hy_v4_arch, make_minimax_m3_arch}) v.push_back(make());
+    for (auto make : {make_qwen3moe_arch, make_deepseek_arch, make_deepseek2_arch, make_deepseek32_arch, make_glm_dsa_arch, make_glm4moe_arch, make_minimax_m2_arch, make_ernie4_5_moe_arch, make_hunyuan_moe_arch, make_hy_v3_arch, make_hy_v4_arch, make_minimax_m3_arch}) v.push_back(make());
     // hybrid linear attention
     for (auto make : {make_qwen3next_arch, make_qwen35_arch, make_qwen35moe_arch, make_kimi_linear_arch, make_kimi_k3_arch, make_minimax01_arch})
       v.push_back(make());

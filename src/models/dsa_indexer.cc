@@ -15,12 +15,12 @@ namespace dragon::blocks {
 namespace {
 
 // The indexer's rope: index_head_dim-wide heads whose first qk_rope_head_dim dims are rotated
-// as NeoX halves, at the MLA's (YaRN) frequencies.
+// as NeoX halves (DeepSeek-V3.2) or adjacent pairs (GLM-5), at the MLA's (YaRN) frequencies.
 ModelConfig indexer_rope_config(const ModelConfig& c) {
   ModelConfig r = c;
   r.head_dim = c.index_head_dim;
   r.rotary_dim = c.qk_rope_head_dim;
-  r.rope_interleaved = false;
+  r.rope_interleaved = c.index_rope_interleaved;
   return r;
 }
 

@@ -7,7 +7,8 @@
 //   k   = LayerNorm(wk(x))                  ONE key per position (weight and bias, eps 1e-6)
 //   q_h, k: the first qk_rope_head_dim dims rotated as NeoX halves (the MLA uses adjacent pairs;
 //           DeepSeek's 2025-11-17 fix of the demo code made the indexer non-interleaved), with the
-//           MLA's YaRN frequencies
+//           MLA's YaRN frequencies; GLM-5 (glm-dsa) rotates adjacent pairs here too
+//           (config.index_rope_interleaved)
 //   w_h = weights_proj(x)_h / sqrt(index_n_heads * index_head_dim)
 //   score(p) = sum_h w_h * ReLU(q_h . k(p))            for p in [0, position]
 //   the query attends to the min(index_topk, position + 1) positions of highest score.
@@ -55,7 +56,7 @@ class DsaIndexer {
 
  private:
   const ModelConfig& c_;
-  Rope rope_;  // index_head_dim-wide heads, the first qk_rope_head_dim dims rotated (NeoX halves)
+  Rope rope_;  // index_head_dim-wide heads, the first qk_rope_head_dim dims rotated
 };
 
 }  // namespace dragon::blocks

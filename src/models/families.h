@@ -25,7 +25,7 @@ std::unique_ptr<Model> build_kimi_linear(OpenedModel opened);  // KDA + MLA (NoP
 std::unique_ptr<Model> build_kimi_k3(OpenedModel opened);      // + attention residuals, latent MoE, SiTU
 std::unique_ptr<Model> build_qwen35(OpenedModel opened);     // qwen35 / qwen35moe: Qwen3.5 dense and MoE
 std::unique_ptr<Model> build_minimax01(OpenedModel opened);  // lightning attention hybrid + MoE
-std::unique_ptr<Model> build_deepseek2(OpenedModel opened);  // MLA + DeepSeekMoE (V2, V3, Kimi K2; V3.2 with DSA)
+std::unique_ptr<Model> build_deepseek2(OpenedModel opened);  // MLA + DeepSeekMoE (V2, V3, Kimi K2; V3.2, GLM-5 with DSA)
 std::unique_ptr<Model> build_hy_v3(OpenedModel opened);      // Tencent Hy3
 std::unique_ptr<Model> build_hy_v4(OpenedModel opened);      // Tencent Hy4
 std::unique_ptr<Model> build_minimax_m3(OpenedModel opened); // MiniMax-M3: GQA + MSA sparse attention + MoE

@@ -55,13 +55,11 @@ struct MlaWeights {
   std::vector<float> kv_a_norm;
   std::vector<TensorView> k_b, v_b;    // per-head [kv_lora, nope] and [v, kv_lora] views
   Linear o;
-  Linear gate;                         // attn_gate [H*v, hidden]: Kimi-K3's output gate (absent: none),
-                                       // attn *= sigmoid(x Wg) before o_proj
+  Linear gate;                         // attn_gate [H*v, hidden]: Kimi-K3's and Hy4's output gate
+                                       // (absent: none), attn *= sigmoid(x Wg) before o_proj
   DsaIndexerWeights indexer;           // DeepSeek-V3.2's lightning indexer (absent: dense attention)
-  // Hy4's gated MLA: one sink logit per head joins each softmax (scaled-score units, no value),
-  // and the attention output is multiplied by sigmoid(x W_gate) before o_proj. Empty: neither.
+  // Hy4: one sink logit per head joins each softmax (scaled-score units, no value). Empty: none.
   std::vector<float> sinks;            // attn_sinks [H]
-  Linear gate;                         // attn_gate [H*v, hidden]
 };
 
 MlaWeights load_mla(const Weights& w, const ModelConfig& c, int64_t il);

@@ -89,6 +89,7 @@ nlohmann::json config_to_json(const ModelConfig& c) {
         {"index_n_heads", c.index_n_heads},
         {"index_head_dim", c.index_head_dim},
         {"index_topk", c.index_topk},
+        {"index_rope_interleaved", c.index_rope_interleaved},
     };
   }
   if (c.is_msa()) {

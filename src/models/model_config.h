@@ -104,6 +104,7 @@ struct ModelConfig {
   int64_t msa_block_size = 0;
   int64_t msa_topk_blocks = 0;
   int64_t msa_local_blocks = 0;
+  bool index_rope_interleaved = false;  // GLM-5: the indexer's rope pairs adjacent dims (V3.2: halves)
 
   // Hybrid linear attention (Qwen3-Next's Gated DeltaNet; MiniMax-01's lightning attention, which
   // has no conv: conv_kernel 1, n_k = n_v = n_heads, head dims = head_dim): every layer except each

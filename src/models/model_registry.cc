@@ -24,6 +24,7 @@ const std::map<std::string, Builder>& builders() {
       {"deepseek32", build_deepseek2},  // V3.2: the same model with the DSA indexer (models/dsa_indexer.h)
       {"ernie4_5", build_ernie4_5},
       {"ernie4_5-moe", build_ernie4_5_moe},
+      {"glm-dsa", build_deepseek2},  // GLM-5: V3.2's model, the indexer rope in adjacent pairs
       {"glm4", build_glm4},
       {"glm4moe", build_glm4moe},
       {"hunyuan-moe", build_hunyuan_moe},

@@ -5,6 +5,9 @@
 //                  tokenizer.json, which V3.2 keeps.
 //   minimax-m3     MiniMax Sparse Attention (models/msa.h) on MiniMax-M2-style GQA with a
 //                  DeepSeek-V3-style MoE; config reconstructed (see the entry).
+//   glm-5          GLM-5 (GlmMoeDsaForCausalLM, arch glm-dsa): V3.2's MLA + DSA body at GLM's
+//                  sizes (64 heads of 192 + 64, v 256, indexer 32 heads of 128), every layer
+//                  running its indexer; DeepSeek-V3's tokenizer stands in (GLM's is padded the same way).
 #include "synth/preset.h"
 
 namespace dragon {
@@ -197,6 +200,83 @@ std::vector<Preset> sparse_presets() {
 }
 )",
              ""},
+      // config.json of zai-org/GLM-5 as recalled, cross-checked against the defaults of
+      // transformers' GlmMoeDsaConfig and xLLM's glm5.h (which cites this file): BF16, one MTP
+      // layer, no indexer_types (GLM-5 and 5.1 run the indexer in every layer), default rope.
+      Preset{"glm-5", "zai-org/GLM-5", "deepseek-v3", R"({
+  "architectures": [
+    "GlmMoeDsaForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "dtype": "bfloat16",
+  "eos_token_id": [
+    154820,
+    154827,
+    154829
+  ],
+  "ep_size": 1,
+  "first_k_dense_replace": 3,
+  "head_dim": 64,
+  "hidden_act": "silu",
+  "hidden_size": 6144,
+  "index_head_dim": 128,
+  "index_n_heads": 32,
+  "index_topk": 2048,
+  "indexer_rope_interleave": true,
+  "initializer_range": 0.02,
+  "intermediate_size": 12288,
+  "kv_lora_rank": 512,
+  "max_position_embeddings": 202752,
+  "model_type": "glm_moe_dsa",
+  "moe_intermediate_size": 2048,
+  "moe_layer_freq": 1,
+  "n_group": 1,
+  "n_routed_experts": 256,
+  "n_shared_experts": 1,
+  "norm_topk_prob": true,
+  "num_attention_heads": 64,
+  "num_experts_per_tok": 8,
+  "num_hidden_layers": 78,
+  "num_key_value_heads": 64,
+  "num_nextn_predict_layers": 1,
+  "pad_token_id": 154820,
+  "pretraining_tp": 1,
+  "q_lora_rank": 2048,
+  "qk_head_dim": 256,
+  "qk_nope_head_dim": 192,
+  "qk_rope_head_dim": 64,
+  "rms_norm_eps": 1e-05,
+  "rope_interleave": true,
+  "rope_parameters": {
+    "rope_theta": 1000000,
+    "rope_type": "default"
+  },
+  "routed_scaling_factor": 2.5,
+  "scoring_func": "sigmoid",
+  "tie_word_embeddings": false,
+  "topk_group": 1,
+  "topk_method": "noaux_tc",
+  "transformers_version": "5.0.2.dev0",
+  "use_cache": true,
+  "v_head_dim": 256,
+  "vocab_size": 154880
+}
+)",
+             R"({
+  "_from_model_config": true,
+  "do_sample": true,
+  "eos_token_id": [
+    154820,
+    154827,
+    154829
+  ],
+  "pad_token_id": 154820,
+  "temperature": 1.0,
+  "top_p": 0.95,
+  "transformers_version": "5.0.2.dev0"
+}
+)"},
   };
 }
 

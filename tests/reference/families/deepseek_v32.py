@@ -34,15 +34,16 @@ def rope_halves(x, cos, sin):
     return x * cos + common.rotate_half(x) * sin
 
 
-def index_mask(config, w, s, a, qr, cos, sin):
-    """The additive mask [T, T]: 0 where query s may attend token t (top-k and causal), -inf elsewhere."""
+def index_mask(config, w, s, a, qr, cos, sin, index_rope=rope_halves):
+    """The additive mask [T, T]: 0 where query s may attend token t (top-k and causal), -inf elsewhere.
+    index_rope(x [..., T, rope], cos, sin): the indexer's rope (GLM-5's glm_moe_dsa.py passes adjacent pairs)."""
     n = a.shape[0]
     heads, dim, rope = config["index_n_heads"], config["index_head_dim"], config["qk_rope_head_dim"]
     q = common.linear(qr, w(s + "indexer.wq_b.weight")).view(n, heads, dim).transpose(0, 1)  # [H, T, D]
     k = layer_norm(common.linear(a, w(s + "indexer.wk.weight")), w(s + "indexer.k_norm.weight"),
                    w(s + "indexer.k_norm.bias"))  # [T, D]
-    q = torch.cat((rope_halves(q[..., :rope], cos[None], sin[None]), q[..., rope:]), dim=-1)
-    k = torch.cat((rope_halves(k[..., :rope], cos, sin), k[..., rope:]), dim=-1)
+    q = torch.cat((index_rope(q[..., :rope], cos, sin), q[..., rope:]), dim=-1)
+    k = torch.cat((index_rope(k[..., :rope], cos, sin), k[..., rope:]), dim=-1)
     weights = common.linear(a, w(s + "indexer.weights_proj.weight")) * heads ** -0.5 * dim ** -0.5  # [T, H]
     logits = torch.relu(q @ k.t())  # [H, T, T]
     score = (logits * weights.t()[:, :, None]).sum(dim=0)  # [T, T]
@@ -54,7 +55,7 @@ def index_mask(config, w, s, a, qr, cos, sin):
     return mask + causal
 
 
-def mla_attention(config, w, p, a, cos, sin, dtype):
+def mla_attention(config, w, p, a, cos, sin, dtype, index_rope=rope_halves):
     n = a.shape[0]
     n_heads = config["num_attention_heads"]
     nope, rope, v_dim = config["qk_nope_head_dim"], config["qk_rope_head_dim"], config["v_head_dim"]
@@ -73,16 +74,16 @@ def mla_attention(config, w, p, a, cos, sin, dtype):
     k_pe = v2.apply_rope(k_pe.view(1, n, rope), cos, sin).expand(n_heads, n, rope)
     query = torch.cat((q_nope, q_pe), dim=-1)
     key = torch.cat((k_nope, k_pe), dim=-1)
-    mask = index_mask(config, w, s, a, qr, cos, sin)[None]
+    mask = index_mask(config, w, s, a, qr, cos, sin, index_rope)[None]
     attn = common.causal_attention(query, key, v, scale=v2.softmax_scale(config), score_bias=mask)
     return common.linear(attn, w(s + "o_proj.weight"))
 
 
-def decoder_layer(config, w, i, h, cos, sin, dtype):
+def decoder_layer(config, w, i, h, cos, sin, dtype, index_rope=rope_halves):
     eps = config.get("rms_norm_eps", 1e-6)
     p = f"model.layers.{i}."
     a = common.rms_norm(h, w(p + "input_layernorm.weight"), eps)
-    h = h + mla_attention(config, w, p, a, cos, sin, dtype)
+    h = h + mla_attention(config, w, p, a, cos, sin, dtype, index_rope)
     m = common.rms_norm(h, w(p + "post_attention_layernorm.weight"), eps)
     if i >= config.get("first_k_dense_replace", 0):
         return h + v2.moe(config, w, p, m)
@@ -90,7 +91,7 @@ def decoder_layer(config, w, i, h, cos, sin, dtype):
                                  w(p + "mlp.down_proj.weight"))
 
 
-def forward(config, weights, tokens, dtype):
+def forward(config, weights, tokens, dtype, index_rope=rope_halves):
     if config.get("q_lora_rank") is None:
         raise NotImplementedError("deepseek_v32: the indexer needs q_lora_rank")
     if config.get("moe_layer_freq", 1) != 1:
@@ -104,7 +105,7 @@ def forward(config, weights, tokens, dtype):
     cos, sin = v2.rope_cos_sin(config, config["qk_rope_head_dim"], positions, dtype)
     h = w("model.embed_tokens.weight")[torch.tensor(tokens, dtype=torch.long)]
     for i in range(config["num_hidden_layers"]):
-        h = decoder_layer(config, w, i, h, cos, sin, dtype)
+        h = decoder_layer(config, w, i, h, cos, sin, dtype, index_rope)
     h = common.rms_norm(h, w("model.norm.weight"), eps)
     if config.get("tie_word_embeddings", False):
         return common.linear(h, w("model.embed_tokens.weight"))

@@ -23,6 +23,7 @@ ARCHITECTURES = {
     "Qwen3_5MoeForConditionalGeneration": "qwen3_5",
     "Qwen3_5MoeForCausalLM": "qwen3_5",
     "DeepseekV32ForCausalLM": "deepseek_v32",
+    "GlmMoeDsaForCausalLM": "glm_moe_dsa",
     "MiniMaxText01ForCausalLM": "minimax01",
     "MiniMaxM1ForCausalLM": "minimax01",
     "HYV3ForCausalLM": "hy_v3",
