@@ -1,7 +1,7 @@
 // AVX2 row-dot kernels (AVX2 + FMA + F16C), compiled for that target inside this file only, and
 // called only when the CPU has it (cpu_features.h). Integer formats use the classic AVX2 int8
 // dot: maddubs (u8 x s8 -> pairs of i16) then madd (i16 x i16 -> i32); the signed x signed
-// blocks (Q8_0, Q4_0, IQ4_XS) move the sign of the weight onto the activation first.
+// blocks (Q8_0, Q4_0, Q5_0, IQ4_XS) move the sign of the weight onto the activation first.
 // None of these sums can saturate: |u8 x s8 pair| <= 2 * 128 * 127 < 32768.
 #include "kernels/dot_kernels.h"
 
@@ -50,21 +50,42 @@ inline __m256i unpack_nibbles16(const uint8_t* p) {
   return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0f));
 }
 
-// Q8_0 and Q4_0: 32-element blocks, both dotted as signed int8 blocks against Q8_0.
-template <bool kQ4>
+// Q5_0's fifth bits (bit j of qh = element j) as 32 bytes: 0x00 where the bit is set, 0xF0
+// where it is clear, so OR-ing them onto the nibbles gives q - 16 as a signed byte directly
+// (nibble - 16 = nibble | 0xF0 in two's complement; nibble + 16 - 16 = nibble).
+inline __m256i q5_0_high_bits(const uint8_t* qh) {
+  // Byte j of the vector takes byte j / 8 of qh, then keeps only bit j % 8.
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(load_u32(qh))),
+                                             _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                                               0x0101010101010101, 0));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+  return _mm256_andnot_si256(set, _mm256_set1_epi8(static_cast<char>(0xF0)));
+}
+
+enum class Legacy { Q8_0, Q4_0, Q5_0 };
+
+// Q8_0, Q4_0 and Q5_0: 32-element blocks, all dotted as signed int8 blocks against Q8_0.
+template <Legacy kFormat>
 struct LegacyBlocks {
+  static constexpr size_t kBytes = kFormat == Legacy::Q8_0 ? q8_0::bytes : kFormat == Legacy::Q4_0 ? q4_0::bytes : q5_0::bytes;
+
+  static __m256i quants(const uint8_t* block) {
+    if constexpr (kFormat == Legacy::Q8_0) return load256(block + q8_0::qs);
+    if constexpr (kFormat == Legacy::Q4_0) return _mm256_sub_epi8(unpack_nibbles16(block + q4_0::qs), _mm256_set1_epi8(8));
+    return _mm256_or_si256(unpack_nibbles16(block + q5_0::qs), q5_0_high_bits(block + q5_0::qh));
+  }
+
   template <int NT>
   struct Kernel {
     static void run(const uint8_t* w, const DotActivation* acts, int64_t cols, float* out) {
-      const size_t bytes = kQ4 ? q4_0::bytes : q8_0::bytes;
       __m256 acc[NT];
       for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
       for (int64_t b = 0; b < cols / kQK; ++b) {
-        const uint8_t* block = w + b * bytes;
-        const __m256i q = kQ4 ? _mm256_sub_epi8(unpack_nibbles16(block + q4_0::qs), _mm256_set1_epi8(8))
-                              : load256(block + q8_0::qs);
+        const uint8_t* block = w + b * kBytes;
+        const __m256i q = quants(block);
         const __m256i q_abs = _mm256_sign_epi8(q, q);
-        const float dw = half(block);
+        const float dw = half(block);  // d is the first field of all three formats
         for (int t = 0; t < NT; ++t) {
           const __m256i sums = signed_dot(q_abs, q, load256(acts[t].q.q + kQK * b));
           acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(dw * acts[t].q.d[b]), acc[t]);
@@ -248,8 +269,9 @@ struct FloatRows {
 
 RowDotFn row_dot_avx2(DType weight_type) {
   switch (weight_type) {
-    case DType::Q8_0: return dispatch_tokens<LegacyBlocks<false>::Kernel>;
-    case DType::Q4_0: return dispatch_tokens<LegacyBlocks<true>::Kernel>;
+    case DType::Q8_0: return dispatch_tokens<LegacyBlocks<Legacy::Q8_0>::Kernel>;
+    case DType::Q4_0: return dispatch_tokens<LegacyBlocks<Legacy::Q4_0>::Kernel>;
+    case DType::Q5_0: return dispatch_tokens<LegacyBlocks<Legacy::Q5_0>::Kernel>;
     case DType::Q4_K: return dispatch_tokens<K45<false>::Kernel>;
     case DType::Q5_K: return dispatch_tokens<K45<true>::Kernel>;
     case DType::Q6_K: return dispatch_tokens<Q6K>;

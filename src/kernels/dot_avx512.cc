@@ -1,7 +1,7 @@
 // AVX-512 row-dot kernels (F/BW/VL/DQ + VNNI), compiled for that target inside this file only.
 // Twice AVX2's width, and VNNI fuses the int8 / int16 multiply-adds: vpdpbusd (u8 x s8 -> i32)
 // for the signed Q8_0 blocks, vpdpwssd (i16 x i16 -> i32) to apply K-quant sub-block scales.
-// Formats without a kernel here (Q4_0, IQ4_XS) run their AVX2 kernel.
+// Formats without a kernel here (Q4_0, Q5_0, IQ4_XS) run their AVX2 kernel.
 #include "kernels/dot_kernels.h"
 
 #if defined(__x86_64__)

@@ -48,6 +48,28 @@ void dot_q4_0(const uint8_t* w, const DotActivation* acts, int n_tok, int64_t co
   }
 }
 
+// Q5_0: Q4_0's nibbles plus a fifth bit per element (bit j of the 32-bit qh); value q - 16.
+void dot_q5_0(const uint8_t* w, const DotActivation* acts, int n_tok, int64_t cols, float* out) {
+  for (int t = 0; t < n_tok; ++t) {
+    const QuantizedRowView& a = acts[t].q;
+    float sum = 0;
+    for (int64_t b = 0; b < cols / kQK; ++b) {
+      const uint8_t* block = w + b * q5_0::bytes;
+      const uint32_t qh = load_u32(block + q5_0::qh);
+      const int8_t* aq = a.q + kQK * b;
+      int sumi = 0;
+      for (int j = 0; j < 16; ++j) {
+        const uint8_t byte = block[q5_0::qs + j];
+        const int lo = (byte & 0x0f) | static_cast<int>(((qh >> j) & 1u) << 4);
+        const int hi = (byte >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
+        sumi += (lo - 16) * aq[j] + (hi - 16) * aq[j + 16];
+      }
+      sum += static_cast<float>(sumi) * (load_f16(block + q5_0::d) * a.d[b]);
+    }
+    out[t] = sum;
+  }
+}
+
 // Q4_K / Q5_K: value = d * scale_s * q - dmin * min_s per 32-element sub-block s, so
 // dot = d_a * (d * sum_s scale_s * sum q a  -  dmin * sum_s min_s * sum a), with sum a from the
 // activation's bsums.
@@ -154,7 +176,7 @@ void dot_half(const uint8_t* w, const DotActivation* acts, int n_tok, int64_t co
 
 std::optional<DType> dot_activation_type(DType weight_type) {
   switch (weight_type) {
-    case DType::Q4_0: case DType::Q8_0: return DType::Q8_0;
+    case DType::Q4_0: case DType::Q5_0: case DType::Q8_0: return DType::Q8_0;
     case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::IQ4_XS: return DType::Q8_K;
     default: return std::nullopt;
   }
@@ -164,6 +186,7 @@ RowDotFn row_dot_scalar(DType weight_type) {
   switch (weight_type) {
     case DType::Q8_0: return dot_q8_0;
     case DType::Q4_0: return dot_q4_0;
+    case DType::Q5_0: return dot_q5_0;
     case DType::Q4_K: return dot_q45_k<false>;
     case DType::Q5_K: return dot_q45_k<true>;
     case DType::Q6_K: return dot_q6_k;

@@ -50,7 +50,7 @@ struct WeightRows {
 
 namespace {
 
-// Types without a row-dot kernel (Q2_K, Q3_K, Q4_1, Q5_0, Q5_1, IQ4_NL, F64, ...): dequantize one
+// Types without a row-dot kernel (Q2_K, Q3_K, Q4_1, Q5_1, IQ4_NL, F64, ...): dequantize one
 // weight row at a time and dot it with every token (activations rounded to the dot type first).
 void matmul_dequantized(const Activations& x, const WeightRows& weight, Activations& y, ThreadPool& pool, const float* bias) {
   const int64_t n_out = weight.rows, n_tok = x.rows;

@@ -48,7 +48,7 @@ TEST(Kernels, MatmulEveryWeightTypeMatchesDequantizedReference) {
   x.data = random_values(tokens * cols, 2);
   const std::vector<float> bias = random_values(rows, 3);
   ThreadPool pool(3);
-  for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K}) {
+  for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q6_K}) {
     const std::vector<uint8_t> bytes = quantize_tensor(type, w.data(), rows, cols);
     const TensorView view{"w", type, {rows, cols}, bytes.data(), bytes.size()};
     const std::vector<float> deq = dequantize_tensor(view);

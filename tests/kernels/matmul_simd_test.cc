@@ -29,7 +29,7 @@ std::vector<float> random_values(size_t n, uint32_t seed, float scale = 1.0f) {
   return v;
 }
 
-const DType kKernelTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K,
+const DType kKernelTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K,
                               DType::IQ4_XS, DType::F32, DType::F16, DType::BF16};
 
 // Restores the environment's ISA when a test ends, whatever it forced.
@@ -40,7 +40,7 @@ struct IsaGuard {
 // Columns that exercise each kernel's tails: an odd number of Q8_0 blocks, two and three K-quant
 // super-blocks, and float rows that are not a multiple of any vector width.
 int64_t test_cols(DType type) {
-  if (type == DType::Q8_0 || type == DType::Q4_0) return 32 * 13;
+  if (type == DType::Q8_0 || type == DType::Q4_0 || type == DType::Q5_0) return 32 * 13;
   if (!dtype_is_quantized(type)) return 16 * 12 + 9;
   return 768;
 }
