@@ -1,7 +1,7 @@
 // AVX-512 row-dot kernels (F/BW/VL/DQ + VNNI), compiled for that target inside this file only.
 // Twice AVX2's width, and VNNI fuses the int8 / int16 multiply-adds: vpdpbusd (u8 x s8 -> i32)
-// for the signed Q8_0 blocks, vpdpwssd (i16 x i16 -> i32) to apply K-quant sub-block scales.
-// Formats without a kernel here (Q4_0, Q5_0, IQ4_XS) run their AVX2 kernel.
+// for the signed Q8_0 / Q5_0 blocks, vpdpwssd (i16 x i16 -> i32) to apply K-quant sub-block scales.
+// Formats without a kernel here (Q4_0, IQ4_XS) run their AVX2 kernel.
 #include "kernels/dot_kernels.h"
 
 #if defined(__x86_64__)
@@ -45,47 +45,84 @@ inline __m512i lane_groups(int base, int group) {
   return _mm512_load_si512(idx);
 }
 
-// Q8_0 against Q8_0, two blocks per 512-bit step: |w| x (a with w's sign) through vpdpbusd.
-template <int NT>
-struct Q80 {
-  static void run(const uint8_t* w, const DotActivation* acts, int64_t cols, float* out) {
-    __m512 acc[NT];
-    __m256 tail[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps(), tail[t] = _mm256_setzero_ps();
-    const int64_t blocks = cols / kQK;
-    const __m512i pair_lanes = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    int64_t b = 0;
-    for (; b + 2 <= blocks; b += 2) {
-      const uint8_t* b0 = w + b * q8_0::bytes;
-      const uint8_t* b1 = b0 + q8_0::bytes;
-      const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(load256(b0 + q8_0::qs)), load256(b1 + q8_0::qs), 1);
-      const __m512i q_abs = _mm512_abs_epi8(q);
-      const __mmask64 negative = _mm512_movepi8_mask(q);
-      const __m512 w_scales = two_scales(half(b0), half(b1));
-      for (int t = 0; t < NT; ++t) {
-        const __m512i a = load512(acts[t].q.q + kQK * b);
-        const __m512i a_signed = _mm512_mask_sub_epi8(a, negative, _mm512_setzero_si512(), a);
-        const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q_abs, a_signed);
-        // the activation's two block scales, each spread over its block's 8 lanes
-        const __m128 a_pair = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(acts[t].q.d + b)));
-        const __m512 a_scales = _mm512_permutexvar_ps(pair_lanes, _mm512_castps128_ps512(a_pair));
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(w_scales, a_scales), acc[t]);
-      }
-    }
-    if (b < blocks) {  // an odd last block, 256 bits wide
-      const uint8_t* b0 = w + b * q8_0::bytes;
-      const __m256i q = load256(b0 + q8_0::qs);
-      const __m256i q_abs = _mm256_abs_epi8(q);
-      const float d0 = half(b0);
-      for (int t = 0; t < NT; ++t) {
-        const __m256i a_signed = _mm256_sign_epi8(load256(acts[t].q.q + kQK * b), q);
-        const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q_abs, a_signed);
-        tail[t] = _mm256_mul_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(d0 * acts[t].q.d[b]));
-      }
-    }
-    for (int t = 0; t < NT; ++t)
-      out[t] = _mm512_reduce_add_ps(acc[t]) + _mm512_reduce_add_ps(_mm512_zextps256_ps512(tail[t]));
+// Q8_0 blocks: 32 int8 quants as they are.
+struct Q80Quants {
+  static constexpr size_t kBytes = q8_0::bytes;
+  static __m512i two(const uint8_t* b0, const uint8_t* b1) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(load256(b0 + q8_0::qs)), load256(b1 + q8_0::qs), 1);
   }
+  static __m256i one(const uint8_t* b0) { return load256(b0 + q8_0::qs); }
+};
+
+// Q5_0 blocks: nibbles (element j low in byte j, j+16 high) plus a fifth bit per element (bit j
+// of qh). Two blocks' qh side by side are exactly the 64-bit byte mask of the 512-bit vector;
+// OR-ing 0xF0 onto the bytes whose fifth bit is clear gives q - 16 as a signed byte
+// (nibble - 16 = nibble | 0xF0; nibble + 16 - 16 = nibble).
+struct Q50Quants {
+  static constexpr size_t kBytes = q5_0::bytes;
+  static __m256i nibbles(const uint8_t* block) {
+    const __m128i raw = load128(block + q5_0::qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0f));
+  }
+  static __m512i two(const uint8_t* b0, const uint8_t* b1) {
+    const __m512i n = _mm512_inserti64x4(_mm512_castsi256_si512(nibbles(b0)), nibbles(b1), 1);
+    const __mmask64 set = static_cast<uint64_t>(load_u32(b0 + q5_0::qh)) |
+                          (static_cast<uint64_t>(load_u32(b1 + q5_0::qh)) << 32);
+    return _mm512_mask_blend_epi8(~set, n, _mm512_or_si512(n, _mm512_set1_epi8(static_cast<char>(0xF0))));
+  }
+  static __m256i one(const uint8_t* b0) {
+    const __m256i n = nibbles(b0);
+    const __mmask32 set = load_u32(b0 + q5_0::qh);
+    return _mm256_mask_blend_epi8(~set, n, _mm256_or_si256(n, _mm256_set1_epi8(static_cast<char>(0xF0))));
+  }
+};
+
+// Signed 32-element blocks (Q8_0, Q5_0) against Q8_0, two blocks per 512-bit step:
+// |w| x (a with w's sign) through vpdpbusd.
+template <class Quants>
+struct LegacyPairs {
+  template <int NT>
+  struct Kernel {
+    static void run(const uint8_t* w, const DotActivation* acts, int64_t cols, float* out) {
+      constexpr size_t kBytes = Quants::kBytes;
+      __m512 acc[NT];
+      __m256 tail[NT];
+      for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps(), tail[t] = _mm256_setzero_ps();
+      const int64_t blocks = cols / kQK;
+      const __m512i pair_lanes = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+      int64_t b = 0;
+      for (; b + 2 <= blocks; b += 2) {
+        const uint8_t* b0 = w + b * kBytes;
+        const uint8_t* b1 = b0 + kBytes;
+        const __m512i q = Quants::two(b0, b1);
+        const __m512i q_abs = _mm512_abs_epi8(q);
+        const __mmask64 negative = _mm512_movepi8_mask(q);
+        const __m512 w_scales = two_scales(half(b0), half(b1));  // d is the first field of both
+        for (int t = 0; t < NT; ++t) {
+          const __m512i a = load512(acts[t].q.q + kQK * b);
+          const __m512i a_signed = _mm512_mask_sub_epi8(a, negative, _mm512_setzero_si512(), a);
+          const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q_abs, a_signed);
+          // the activation's two block scales, each spread over its block's 8 lanes
+          const __m128 a_pair = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(acts[t].q.d + b)));
+          const __m512 a_scales = _mm512_permutexvar_ps(pair_lanes, _mm512_castps128_ps512(a_pair));
+          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(w_scales, a_scales), acc[t]);
+        }
+      }
+      if (b < blocks) {  // an odd last block, 256 bits wide
+        const uint8_t* b0 = w + b * kBytes;
+        const __m256i q = Quants::one(b0);
+        const __m256i q_abs = _mm256_abs_epi8(q);
+        const float d0 = half(b0);
+        for (int t = 0; t < NT; ++t) {
+          const __m256i a_signed = _mm256_sign_epi8(load256(acts[t].q.q + kQK * b), q);
+          const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q_abs, a_signed);
+          tail[t] = _mm256_mul_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(d0 * acts[t].q.d[b]));
+        }
+      }
+      for (int t = 0; t < NT; ++t)
+        out[t] = _mm512_reduce_add_ps(acc[t]) + _mm512_reduce_add_ps(_mm512_zextps256_ps512(tail[t]));
+    }
+  };
 };
 
 // Q4_K / Q5_K against Q8_K. 64 bytes of quants hold four 32-element sub-blocks (low nibbles: s, s+2;
@@ -244,7 +281,8 @@ struct FloatRows {
 
 RowDotFn row_dot_avx512(DType weight_type) {
   switch (weight_type) {
-    case DType::Q8_0: return dispatch_tokens<Q80>;
+    case DType::Q8_0: return dispatch_tokens<LegacyPairs<Q80Quants>::Kernel>;
+    case DType::Q5_0: return dispatch_tokens<LegacyPairs<Q50Quants>::Kernel>;
     case DType::Q4_K: return dispatch_tokens<K45<false>::Kernel>;
     case DType::Q5_K: return dispatch_tokens<K45<true>::Kernel>;
     case DType::Q6_K: return dispatch_tokens<Q6K>;
